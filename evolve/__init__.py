@@ -1,0 +1,1 @@
+"""evolve: the outer loop (meta-optimisation of the harness) and everything around a run."""

@@ -1,0 +1,58 @@
+"""`autodata` entry point: subcommands, one function each.
+
+Exit codes: 0 ok, 1 user error (one line on stderr), 2 usage error (argparse).
+Progress and logs go to stderr; data goes to stdout (`--json` where a command prints data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from inner_loop.errors import UserError
+
+# Subcommand modules under evolve.commands, in the order `autodata --help` lists them.
+COMMANDS = [
+    "generate",
+    "compare",
+    "evolve_cmd",
+    "papers",
+    "split",
+    "sim_serve",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autodata",
+        description="Agentic Self-Instruct and meta-optimisation of its harness.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"evolve.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"evolve.commands.{name}":
+                continue  # a subcommand not built yet is simply absent
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except UserError as exc:
+        print(f"autodata: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("autodata: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
