@@ -1,0 +1,58 @@
+"""`autodata sim-serve`: the simulated model world as a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from inner_loop.errors import UserError
+from inner_loop.sim.server import FAULTS, SimServer, parse_faults
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sim-serve",
+        help="serve the simulated model world over an OpenAI-compatible HTTP API",
+        description="Serve POST /v1/chat/completions and GET /v1/models for the models "
+        "sim-<role>, with optional latency and deterministic fault injection. Every answer is "
+        "labelled simulated (system_fingerprint 'autodata-sim'). Runs until Ctrl-C.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--fault-rate", type=float, default=0.0,
+                   help="probability that a request gets a fault instead of its answer")
+    p.add_argument("--faults", default=",".join(FAULTS),
+                   help=f"comma-separated subset of {','.join(FAULTS)}")
+    p.add_argument("--fault-seed", type=int, default=0)
+    p.add_argument("--timeout-sleep-s", type=float, default=10.0,
+                   help="how long a 'timeout' fault holds a request (set above the client timeout)")
+    p.add_argument("--retry-after-s", type=float, default=1.0, help="Retry-After sent with 429")
+    p.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    p.set_defaults(func=sim_serve)
+
+
+def sim_serve(args: argparse.Namespace) -> int:
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        raise UserError(f"--faults: {exc}") from None
+    if not 0.0 <= args.fault_rate <= 1.0:
+        raise UserError(f"--fault-rate must be in [0, 1], got {args.fault_rate}")
+    try:
+        server = SimServer(
+            args.host, args.port, verbose=args.verbose, latency_ms=args.latency_ms,
+            fault_rate=args.fault_rate, faults=faults, fault_seed=args.fault_seed,
+            timeout_sleep_s=args.timeout_sleep_s, retry_after_s=args.retry_after_s,
+        )
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    print(f"sim-serve: SIMULATED model world at {server.base_url} "
+          f"(models sim-<role>; fault_rate={args.fault_rate}); Ctrl-C stops", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("sim-serve: stopped", file=sys.stderr)
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,173 @@
+"""The only module in the project that imports `openai`.
+
+`complete(request, role_config)` sends one LLMRequest to an OpenAI-compatible endpoint (Kimi /
+Moonshot, vLLM, SGLang, Ollama, OpenRouter, the loopback sim server) and maps the answer — or the
+failure — onto the seam: TransientLLMError (retried by the client) or FatalLLMError. The API key
+is read from os.environ[role_config.api_key_env] at call time and scrubbed from every error text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from typing import Any
+
+import openai
+
+from inner_loop.config import RoleConfig
+from inner_loop.llm.types import (
+    FatalLLMError, LLMRequest, LLMResponse, Message, ToolCall, TransientLLMError, Usage,
+)
+
+SIM_FINGERPRINT = "autodata-sim"  # system_fingerprint of the loopback sim server
+NO_KEY = "not-needed"  # local servers (vLLM, llama.cpp, the sim server) ignore the key
+
+_clients: dict[tuple[str, float, str], openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def complete(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
+    api_key = _api_key(request.role, role_config)
+    client = _client(role_config, api_key)
+    try:
+        completion = client.chat.completions.create(**request_kwargs(request, role_config))
+    except openai.APIError as exc:
+        raise _map_error(exc, api_key) from None
+    except json.JSONDecodeError as exc:  # a truncated body with a JSON content type
+        raise TransientLLMError(f"malformed JSON body: {exc}", kind="bad_response") from None
+    return _to_response(completion)
+
+
+def _api_key(role: str, role_config: RoleConfig) -> str:
+    if role_config.api_key_env is None:
+        return NO_KEY
+    key = os.environ.get(role_config.api_key_env)
+    if not key:
+        raise FatalLLMError(
+            f"{role}: environment variable {role_config.api_key_env} is not set "
+            f"(roles.{role}.api_key_env names it; export it before the run)"
+        )
+    return key
+
+
+def _client(role_config: RoleConfig, api_key: str) -> openai.OpenAI:
+    """One client (one connection pool) per endpoint, timeout and key; retries are ours."""
+    key_id = hashlib.sha256(api_key.encode()).hexdigest()
+    ident = (str(role_config.base_url), float(role_config.timeout_s), key_id)
+    with _clients_lock:
+        client = _clients.get(ident)
+        if client is None:
+            client = openai.OpenAI(
+                base_url=role_config.base_url, api_key=api_key,
+                timeout=role_config.timeout_s, max_retries=0,
+            )
+            _clients[ident] = client
+        return client
+
+
+def request_kwargs(request: LLMRequest, role_config: RoleConfig) -> dict[str, Any]:
+    """The chat.completions.create arguments for one request (pure; no key in it)."""
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_message(m) for m in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "seed": request.seed,
+    }
+    if request.tools:
+        kwargs["tools"] = [
+            {"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in request.tools
+        ]
+    response_format = _response_format(request, role_config)
+    if response_format is not None:
+        kwargs["response_format"] = response_format
+    return kwargs
+
+
+def _response_format(request: LLMRequest, role_config: RoleConfig) -> dict[str, Any] | None:
+    if request.response_format != "json" or role_config.json_mode == "none":
+        return None
+    if role_config.json_mode == "schema" and request.json_schema is not None:
+        return {"type": "json_schema",
+                "json_schema": {"name": "response", "schema": request.json_schema}}
+    return {"type": "json_object"}
+
+
+def _message(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def _to_response(completion: Any) -> LLMResponse:
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        kind = "empty choices" if isinstance(choices, list) else f"not a chat completion: {type(completion).__name__}"
+        raise TransientLLMError(f"bad response: {kind}", kind="bad_response")
+    choice = choices[0]
+    msg = choice.message
+    extra = msg.model_extra or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+    usage = completion.usage
+    return LLMResponse(
+        content=msg.content,
+        reasoning_content=reasoning if isinstance(reasoning, str) else None,
+        tool_calls=[
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+            for c in (msg.tool_calls or [])
+            if getattr(c, "function", None) is not None
+        ],
+        finish_reason=choice.finish_reason or "stop",
+        usage=Usage(
+            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        ),
+        model=completion.model or "",
+        simulated=completion.system_fingerprint == SIM_FINGERPRINT,
+    )
+
+
+def _scrub(text: str, api_key: str) -> str:
+    return text.replace(api_key, "***") if api_key and api_key != NO_KEY else text
+
+
+def _retry_after_s(exc: openai.APIStatusError) -> float | None:
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return float(value) * scale
+            except ValueError:
+                continue  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def _map_error(exc: openai.APIError, api_key: str) -> Exception:
+    text = _scrub(f"{type(exc).__name__}: {exc}", api_key)
+    if isinstance(exc, openai.RateLimitError):
+        return TransientLLMError(text, retry_after_s=_retry_after_s(exc), kind="rate_limit")
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientLLMError(text, kind="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return TransientLLMError(text, kind="connection")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return TransientLLMError(text, kind="bad_response")
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500:
+            return TransientLLMError(text, retry_after_s=_retry_after_s(exc), kind="server_error")
+        if exc.status_code in (408, 409):
+            return TransientLLMError(text, kind="server_error")
+        return FatalLLMError(text)
+    return FatalLLMError(text)
