@@ -1,0 +1,158 @@
+"""The protected acceptance rules of an example (paper §2), as configuration.
+
+Two presets and a custom form:
+- `deployed` (the released code): weak avg ≤ 0.65, weak max ≤ 0.75, no weak sample scores 0,
+  0.60 ≤ strong avg < 0.95, gap = strong avg − weak avg ≥ 0.20.
+- `paper_prose` (the paper's text): weak avg < 0.50, strong avg ≥ 0.65, gap ≥ 0.20.
+- `custom`: `inner_loop.custom_thresholds` overrides fields of `deployed` by name. Boolean fields
+  take 0 or 1; the optional rules `weak_max_max` and `strong_avg_below` are switched off with a
+  value above 1.0 (no score can reach it). Unknown keys are a ConfigError.
+
+Float boundaries: averages like (0.6 + 0.7 + 0.65) / 3 are not exactly 0.65 in binary floating
+point, so every comparison allows EPSILON = 1e-9 in the example's favour for inclusive bounds
+(≤, ≥) and against it for strict bounds (<): a value within 1e-9 of a bound counts as *on* it.
+
+The weak check runs first (the strong solver is only called when it passes); `full_check` runs
+every rule, the weak ones included, and reports the first that fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inner_loop.config import Config, ConfigError, InnerLoopConfig
+from inner_loop.scoring import mean
+
+EPSILON = 1e-9
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weak_avg_max: float = Field(ge=0.0, le=1.0)
+    weak_avg_strict: bool  # True: weak avg < weak_avg_max; False: weak avg <= weak_avg_max
+    weak_max_max: float | None = Field(default=None, ge=0.0, le=1.0)  # None: no rule
+    weak_no_zero: bool = False
+    strong_avg_min: float = Field(ge=0.0, le=1.0)  # strong avg >= strong_avg_min
+    strong_avg_below: float | None = Field(default=None, ge=0.0, le=1.0)  # strong avg < this
+    min_gap: float = Field(ge=-1.0, le=1.0)  # strong avg - weak avg >= min_gap
+
+
+class RuleResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passed: bool
+    failed_rule: str | None = None  # weak_avg, weak_max, weak_zero, strong_avg_min, ...
+    detail: str = ""  # human-readable: "weak avg 0.800 > 0.65"
+
+
+PRESETS: dict[str, Thresholds] = {
+    "deployed": Thresholds(
+        weak_avg_max=0.65, weak_avg_strict=False, weak_max_max=0.75, weak_no_zero=True,
+        strong_avg_min=0.60, strong_avg_below=0.95, min_gap=0.20,
+    ),
+    "paper_prose": Thresholds(
+        weak_avg_max=0.50, weak_avg_strict=True, weak_max_max=None, weak_no_zero=False,
+        strong_avg_min=0.65, strong_avg_below=None, min_gap=0.20,
+    ),
+}
+
+_BOOL_FIELDS = ("weak_avg_strict", "weak_no_zero")
+_OPTIONAL_FIELDS = ("weak_max_max", "strong_avg_below")
+
+
+def custom_thresholds(values: dict[str, float]) -> Thresholds:
+    """Deployed preset overridden by `values` (see the module docstring); ConfigError if invalid."""
+    known = set(Thresholds.model_fields)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"inner_loop.custom_thresholds: unknown key(s) {unknown}; known: {sorted(known)}"
+        )
+    data: dict[str, Any] = PRESETS["deployed"].model_dump()
+    for key, value in values.items():
+        if key in _BOOL_FIELDS:
+            if value not in (0, 1):
+                raise ConfigError(f"inner_loop.custom_thresholds.{key}: must be 0 or 1, got {value}")
+            data[key] = bool(value)
+        elif key in _OPTIONAL_FIELDS and value > 1.0:
+            data[key] = None
+        else:
+            data[key] = value
+    try:
+        return Thresholds.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"inner_loop.custom_thresholds.{where}: {first['msg']}") from None
+
+
+def thresholds_for(config: Config | InnerLoopConfig) -> tuple[str, Thresholds]:
+    """(preset name, thresholds) of a run; record both with every run."""
+    inner = config.inner_loop if isinstance(config, Config) else config
+    if inner.preset == "custom":
+        if not inner.custom_thresholds:
+            raise ConfigError("inner_loop.preset = 'custom' needs inner_loop.custom_thresholds")
+        return "custom", custom_thresholds(inner.custom_thresholds)
+    if inner.custom_thresholds:
+        raise ConfigError(
+            f"inner_loop.custom_thresholds is set but inner_loop.preset is {inner.preset!r};"
+            " set preset = 'custom' to use them"
+        )
+    return inner.preset, PRESETS[inner.preset]
+
+
+def _le(a: float, b: float) -> bool:
+    return a <= b + EPSILON
+
+
+def _lt(a: float, b: float) -> bool:
+    return a < b - EPSILON
+
+
+def _ge(a: float, b: float) -> bool:
+    return a >= b - EPSILON
+
+
+def _fail(rule: str, detail: str) -> RuleResult:
+    return RuleResult(passed=False, failed_rule=rule, detail=detail)
+
+
+def weak_check(th: Thresholds, weak_scores: Sequence[float]) -> RuleResult:
+    """The rules on the weak solver's scores alone: weak_avg, weak_max, weak_zero."""
+    avg = mean(weak_scores)
+    if th.weak_avg_strict and not _lt(avg, th.weak_avg_max):
+        return _fail("weak_avg", f"weak avg {avg:.3f} >= {th.weak_avg_max} (must be below)")
+    if not th.weak_avg_strict and not _le(avg, th.weak_avg_max):
+        return _fail("weak_avg", f"weak avg {avg:.3f} > {th.weak_avg_max}")
+    if th.weak_max_max is not None and not _le(max(weak_scores), th.weak_max_max):
+        return _fail("weak_max", f"weak max {max(weak_scores):.3f} > {th.weak_max_max}")
+    if th.weak_no_zero and any(_le(s, 0.0) for s in weak_scores):
+        return _fail("weak_zero", "a weak sample scored 0 (the question may be unanswerable)")
+    return RuleResult(passed=True, detail=f"weak avg {avg:.3f}")
+
+
+def full_check(
+    th: Thresholds, weak_scores: Sequence[float], strong_scores: Sequence[float]
+) -> RuleResult:
+    """Every rule: the weak ones, then strong_avg_min, strong_avg_below and gap."""
+    weak = weak_check(th, weak_scores)
+    if not weak.passed:
+        return weak
+    weak_avg, strong_avg = mean(weak_scores), mean(strong_scores)
+    if not _ge(strong_avg, th.strong_avg_min):
+        return _fail("strong_avg_min", f"strong avg {strong_avg:.3f} < {th.strong_avg_min}")
+    if th.strong_avg_below is not None and not _lt(strong_avg, th.strong_avg_below):
+        return _fail(
+            "strong_avg_below", f"strong avg {strong_avg:.3f} >= {th.strong_avg_below}"
+        )
+    gap = strong_avg - weak_avg
+    if not _ge(gap, th.min_gap):
+        return _fail("gap", f"gap {gap:.3f} (strong {strong_avg:.3f} - weak {weak_avg:.3f})"
+                     f" < {th.min_gap}")
+    return RuleResult(
+        passed=True, detail=f"weak avg {weak_avg:.3f}, strong avg {strong_avg:.3f}, gap {gap:.3f}"
+    )
