@@ -1,0 +1,87 @@
+"""Reading primitives shared by the loaders (streaming, gzip-aware, line-numbered) and format detection."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from inner_loop.papers.model import MALFORMED_JSON, PaperError, Problem
+
+FORMATS = ("normalised", "s2orc", "s2-datasets", "textdir")
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a UTF-8 text file for streaming; `.gz` files are decompressed on the fly."""
+    if not path.is_file():
+        raise PaperError(f"{path}: no such file")
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line) for each non-blank line, one line in memory at a time."""
+    lineno = 0
+    try:
+        with open_text(path) as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield lineno, line
+    except UnicodeDecodeError as exc:
+        raise PaperError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason})") from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise PaperError(f"{path}:{lineno + 1}: broken gzip stream ({exc})") from exc
+
+
+def iter_json_objects(path: Path) -> Iterator[tuple[str, dict | Problem]]:
+    """Yield ("file:line", object) for each JSONL line, or a malformed_json Problem for a bad one."""
+    for lineno, line in iter_lines(path):
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield where, Problem(kind=MALFORMED_JSON, where=where, message=f"not JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            message = f"expected a JSON object, got {type(obj).__name__}"
+            yield where, Problem(kind=MALFORMED_JSON, where=where, message=message)
+            continue
+        yield where, obj
+
+
+def detect_format(path: Path) -> str:
+    """Guess the input format: a directory is `textdir`; a JSONL file is told by its first record's keys."""
+    if path.is_dir():
+        return "textdir"
+    for lineno, line in iter_lines(path):
+        try:
+            first = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PaperError(
+                f"{path}:{lineno}: cannot detect the format, line is not JSON; pass --format"
+            ) from exc
+        return _format_of(path, lineno, first)
+    raise PaperError(f"{path}: empty file, no papers")
+
+
+def _format_of(path: Path, lineno: int, first: object) -> str:
+    keys = set(first) if isinstance(first, dict) else set()
+    if "body_text" in keys and "paper_id" in keys:
+        return "s2orc"
+    if "content" in keys and "corpusid" in keys:
+        return "s2-datasets"
+    if "sections" in keys and "id" in keys:
+        return "normalised"
+    if "paper_id" in keys and "title" in keys:
+        raise PaperError(
+            f"{path}:{lineno}: this is an S2ORC metadata file; load the pdf_parses file "
+            "(the metadata is joined on paper_id)"
+        )
+    raise PaperError(
+        f"{path}:{lineno}: cannot detect the format from keys {sorted(keys)[:6]}; "
+        f"pass --format ({' | '.join(FORMATS)})"
+    )
