@@ -89,3 +89,13 @@ def test_concurrent_admission_never_exceeds_max_calls():
     for t in threads:
         t.join()
     assert len(admitted) == 50
+
+
+def test_reaching_max_calls_still_allows_cache_hits_until_a_new_call_is_refused():
+    acc = Accountant(BudgetConfig(max_calls=1), FakeClock())
+    acc.admit_call()
+    acc.check()  # a cache hit needs no call
+    with pytest.raises(BudgetExceeded):
+        acc.admit_call()
+    with pytest.raises(BudgetExceeded):
+        acc.check()  # from now on work stays stopped

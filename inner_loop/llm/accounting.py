@@ -86,11 +86,11 @@ class Accountant:
     def _usage(self, role: str) -> RoleUsage:
         return self._roles.setdefault(role, RoleUsage())
 
-    def _spent_reason(self) -> str | None:
+    def _spent_reason(self, *, new_call: bool) -> str | None:
         b = self._budget
         total_usd = sum(u.cost_usd for u in self._roles.values())
         elapsed = self._clock() - self._started
-        if b.max_calls is not None and self._reserved_calls >= b.max_calls:
+        if new_call and b.max_calls is not None and self._reserved_calls >= b.max_calls:
             return f"call budget spent: {self._reserved_calls} of max_calls={b.max_calls}"
         if b.max_usd is not None and total_usd >= b.max_usd:
             return f"USD budget spent: ${total_usd:.4f} of max_usd=${b.max_usd:.4f}"
@@ -98,21 +98,24 @@ class Accountant:
             return f"wall-time budget spent: {elapsed:.1f}s of max_wall_s={b.max_wall_s:.1f}s"
         return None
 
-    def _check_locked(self) -> None:
+    def _check_locked(self, *, new_call: bool) -> None:
         if self._exceeded is None:
-            self._exceeded = self._spent_reason()
+            self._exceeded = self._spent_reason(new_call=new_call)
         if self._exceeded is not None:
             raise BudgetExceeded(self._exceeded)
 
     def check(self) -> None:
-        """Raise BudgetExceeded when any budget is spent (and from then on, always)."""
+        """Raise BudgetExceeded when USD or wall time is spent, or work was already stopped.
+
+        Used before a cache lookup: a cache hit needs no call of max_calls."""
         with self._lock:
-            self._check_locked()
+            self._check_locked(new_call=False)
 
     def admit_call(self) -> None:
-        """Check the budgets and reserve one call of max_calls for a call about to go out."""
+        """Check every budget and reserve one call of max_calls for a call about to go out.
+        Once a budget is spent, work stays stopped: every later check and admission raises."""
         with self._lock:
-            self._check_locked()
+            self._check_locked(new_call=True)
             self._reserved_calls += 1
 
     def record_error(self, role: str, kind: str) -> None:

@@ -31,13 +31,17 @@ _clients_lock = threading.Lock()
 def complete(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
     api_key = _api_key(request.role, role_config)
     client = _client(role_config, api_key)
+    error: Exception
     try:
         completion = client.chat.completions.create(**request_kwargs(request, role_config))
+        return _to_response(completion)
     except openai.APIError as exc:
-        raise _map_error(exc, api_key) from None
+        error = _map_error(exc, api_key)
     except json.JSONDecodeError as exc:  # a truncated body with a JSON content type
-        raise TransientLLMError(f"malformed JSON body: {exc}", kind="bad_response") from None
-    return _to_response(completion)
+        error = TransientLLMError(f"malformed JSON body: {exc}", kind="bad_response")
+    # raised outside the except blocks: the openai exception (which may quote the key) is not
+    # even kept as __context__
+    raise error
 
 
 def _api_key(role: str, role_config: RoleConfig) -> str:

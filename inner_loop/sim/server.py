@@ -24,6 +24,7 @@ import socket
 import struct
 import sys
 import threading
+import traceback
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -239,7 +240,12 @@ class _Handler(BaseHTTPRequestHandler):
         except HTTPFailure as exc:
             self._send_error(exc.status, str(exc), exc.err_type)
             return
-        response = sim.respond(request)
+        try:
+            response = sim.respond(request)
+        except Exception as exc:  # a bug in the sim: answer 500 with it instead of a dropped socket
+            traceback.print_exc(file=sys.stderr)
+            self._send_error(500, f"sim error: {type(exc).__name__}: {exc}", "server_error")
+            return
         cid = "chatcmpl-sim-" + hashlib.sha256(body).hexdigest()[:24]
         payload = completion_json(request, response, cid)
         if fault == "empty_choices":
@@ -297,8 +303,8 @@ class SimServer:
             return dict(self._server.faults_injected)
 
     def start(self) -> "SimServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-serve",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="sim-serve", daemon=True)
         self._thread.start()
         return self
 
