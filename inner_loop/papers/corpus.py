@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inner_loop.papers.loaders import iter_papers
-from inner_loop.papers.model import Paper, PaperError
+from inner_loop.papers.model import LoadReport, Paper, PaperError
 from inner_loop.papers.split import Split
 
 CORPUS_FILE = "papers.jsonl.gz"
@@ -108,3 +109,67 @@ def select_papers(
             f"{', '.join(missing[:5])}"
         )
     return [found[i] for i in wanted]
+
+
+class CharStats(BaseModel):
+    """Body-text characters (Paper.n_chars) over a group of papers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_papers: int
+    total: int
+    median: float
+    min: int
+    max: int
+
+    @classmethod
+    def of(cls, sizes: list[int]) -> CharStats:
+        if not sizes:
+            return cls(n_papers=0, total=0, median=0.0, min=0, max=0)
+        return cls(n_papers=len(sizes), total=sum(sizes), median=float(statistics.median(sizes)),
+                   min=min(sizes), max=max(sizes))
+
+
+class CorpusStats(BaseModel):
+    """What `autodata papers` prints: counts, characters, per-source stats, problems found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    format: str
+    n_papers: int
+    chars: CharStats
+    by_prefix: dict[str, CharStats]
+    by_subfield: dict[str, CharStats]
+    n_skipped: int
+    problems: dict[str, int]
+    examples: list[str]
+
+
+def corpus_stats(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    skip_bad: bool = False,
+    metadata: str | Path | None = None,
+) -> CorpusStats:
+    """Stream a corpus once and summarise it (only the per-paper sizes are kept)."""
+    report = LoadReport()
+    sizes: list[int] = []
+    by_prefix: dict[str, list[int]] = {}
+    by_subfield: dict[str, list[int]] = {}
+    for paper in iter_papers(path, format, skip_bad=skip_bad, report=report, metadata=metadata):
+        sizes.append(paper.n_chars)
+        by_prefix.setdefault(paper.id_prefix or "(none)", []).append(paper.n_chars)
+        by_subfield.setdefault(paper.subfield or "(none)", []).append(paper.n_chars)
+    return CorpusStats(
+        path=report.path,
+        format=report.format,
+        n_papers=report.n_papers,
+        chars=CharStats.of(sizes),
+        by_prefix={k: CharStats.of(v) for k, v in sorted(by_prefix.items())},
+        by_subfield={k: CharStats.of(v) for k, v in sorted(by_subfield.items())},
+        n_skipped=report.n_skipped,
+        problems=dict(sorted(report.problems.items())),
+        examples=[p.line() for p in report.examples],
+    )

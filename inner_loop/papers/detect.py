@@ -24,17 +24,27 @@ def open_text(path: Path) -> IO[str]:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, line) for each non-blank line, one line in memory at a time."""
+    """Yield (line number, line) for each non-blank line, one line in memory at a time.
+
+    Lines are read as bytes and decoded one by one, so a non-UTF-8 line is reported at its number.
+    """
+    if not path.is_file():
+        raise PaperError(f"{path}: no such file")
     lineno = 0
     try:
-        with open_text(path) as handle:
-            for lineno, line in enumerate(handle, start=1):
+        with _open_binary(path) as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                line = raw.decode("utf-8")
                 if line.strip():
                     yield lineno, line
     except UnicodeDecodeError as exc:
-        raise PaperError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason})") from exc
+        raise PaperError(f"{path}:{lineno}: not UTF-8 text ({exc.reason})") from exc
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise PaperError(f"{path}:{lineno + 1}: broken gzip stream ({exc})") from exc
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
 def iter_json_objects(path: Path) -> Iterator[tuple[str, dict | Problem]]:
