@@ -45,9 +45,11 @@ JUDGE_SCHEMA: dict[str, Any] = {
 class InfrastructureError(Exception):
     """A model call failed for reasons that say nothing about the example's quality."""
 
-    def __init__(self, message: str, *, samples: list[JudgedSample] | None = None):
+    def __init__(self, message: str, *, samples: list[JudgedSample] | None = None,
+                 attempts: int = 0):
         super().__init__(message)
-        self.samples = samples or []
+        self.samples = samples or []  # the solver's samples, errors included (evaluate_solver)
+        self.attempts = attempts  # calls made before giving up (ask_json)
 
 
 class Strict(BaseModel):
@@ -92,13 +94,14 @@ def ask_json(
             response = client.complete(role, messages, response_format="json",
                                        json_schema=json_schema, sample_index=sample_index, tag=tag)
         except FatalLLMError as exc:
-            raise InfrastructureError(f"{role} call failed: {exc}") from exc
+            raise InfrastructureError(f"{role} call failed: {exc}", attempts=attempt + 1) from exc
         try:
             return parse(response.content), response.content, attempt + 1
         except ParseFailure as exc:
             reasons.append(exc.reason)
     raise InfrastructureError(
-        f"{role}: no parseable reply in {JUDGE_REASKS + 1} attempts; last: {reasons[-1]}"
+        f"{role}: no parseable reply in {JUDGE_REASKS + 1} attempts; last: {reasons[-1]}",
+        attempts=JUDGE_REASKS + 1,
     )
 
 
@@ -126,7 +129,7 @@ def _run_sample(example: Example, solver: str, index: int, *, client: Any, tag: 
                                           client=client, tag=tag)
     except InfrastructureError as exc:
         return JudgedSample(sample_index=index, answer=answer, judge_error=str(exc),
-                            judge_attempts=JUDGE_REASKS + 1)
+                            judge_attempts=exc.attempts)
     weights = [item.weight for item in example.rubric]
     return JudgedSample(sample_index=index, answer=answer, judgments=verdicts,
                         score=score(weights, verdicts), judge_attempts=attempts)
@@ -152,11 +155,22 @@ def evaluate_solver(
             lambda i: _run_sample(example, solver, i, client=client, tag=tag), range(n)
         ))
     _raise_on_infrastructure(solver, samples)
+    return summarise(solver, samples, thresholds, weak_eval=weak_eval)
+
+
+def summarise(
+    solver: Literal["weak", "strong"], samples: list[JudgedSample], thresholds: Thresholds, *,
+    weak_eval: SolverEval | None = None,
+) -> SolverEval:
+    """SolverEval of judged samples: scores, avg/max/min and the acceptance verdict."""
     scores = [s.score for s in samples if s.score is not None]
+    if len(scores) != len(samples):
+        raise ValueError("summarise: every sample needs a score (infrastructure errors raise)")
     if solver == "weak":
         result = weak_check(thresholds, scores)
+    elif weak_eval is None:
+        raise ValueError("the strong solver's verdict needs the weak solver's evaluation")
     else:
-        assert weak_eval is not None
         result = full_check(thresholds, weak_eval.scores, scores)
     return SolverEval(
         solver=solver, samples=samples, scores=scores, avg=mean(scores), max=max(scores),

@@ -1,0 +1,91 @@
+"""RubricReward: the protected rubric score as a TRL GRPO reward function.
+
+TRL calls `reward_func(prompts=..., completions=..., **columns)` with one entry per generated
+completion, each dataset column repeated per row. This reward reads the `rubric` column (a list
+of `{criterion, weight, category}` dicts, or its JSON string, or a list of JSON strings) and the
+optional `question` column (otherwise the question is taken from the prompt: its text, or the
+last user message of a chat prompt), has the protected judge grade the completion, and returns
+`scoring.score` — the same judge prompt and formula the inner loop accepts examples with.
+
+A judge that fails (no parseable reply after the re-asks, or the call fails) raises
+InfrastructureError: a made-up reward would silently corrupt training.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import ValidationError
+
+from inner_loop.config import Config
+from inner_loop.evaluation import judge_answer
+from inner_loop.example import RubricItem
+from inner_loop.scoring import score
+
+
+def _text_of(value: Any) -> str:
+    """A completion or prompt as text: a string, or the content of a chat message list."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(str(m.get("content") or "") for m in value if isinstance(m, dict))
+    raise TypeError(f"expected a string or a list of chat messages, got {type(value).__name__}")
+
+
+def _question_of(prompt: Any) -> str:
+    if isinstance(prompt, list):
+        users = [m for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        if users:
+            return str(users[-1].get("content") or "")
+    return _text_of(prompt)
+
+
+def parse_rubric(value: Any) -> list[RubricItem]:
+    """A rubric from a dataset cell: list of dicts, a JSON string of it, or list of JSON strings."""
+    data = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(data, list) or not data:
+        raise ValueError("rubric must be a non-empty list of {criterion, weight, category} items")
+    try:
+        return [RubricItem.model_validate(json.loads(i) if isinstance(i, str) else i) for i in data]
+    except ValidationError as exc:
+        raise ValueError(f"invalid rubric item: {exc.errors()[0]['msg']}") from None
+
+
+class RubricReward:
+    """Callable reward `(prompts, completions, **kwargs) -> list[float]` for TRL's GRPOTrainer."""
+
+    __name__ = "rubric_reward"
+
+    def __init__(self, config: Config | None = None, client: Any = None, *, tag: str = "reward",
+                 max_workers: int = 16):
+        if client is None:
+            from inner_loop.llm.client import LLMClient
+
+            client = LLMClient(config or Config())
+        self.client = client
+        self.tag = tag
+        self.max_workers = max_workers
+        self.__name__ = "rubric_reward"
+
+    def _one(self, prompt: Any, completion: Any, rubric: Any, question: Any) -> float:
+        items = parse_rubric(rubric)
+        q = str(question) if question is not None else _question_of(prompt)
+        verdicts, _attempts = judge_answer(items, q, _text_of(completion), client=self.client,
+                                           tag=self.tag)
+        return score([item.weight for item in items], verdicts)
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
+        rubrics = kwargs.get("rubric")
+        if rubrics is None:
+            raise ValueError("RubricReward needs a 'rubric' column in the dataset")
+        if not len(prompts) == len(completions) == len(rubrics):
+            raise ValueError(f"{len(prompts)} prompts, {len(completions)} completions, "
+                             f"{len(rubrics)} rubrics: one of each per row")
+        questions = kwargs.get("question") or [None] * len(completions)
+        rows = list(zip(prompts, completions, rubrics, questions, strict=True))
+        if not rows:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(rows))) as pool:
+            return list(pool.map(lambda row: self._one(*row), rows))
