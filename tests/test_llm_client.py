@@ -196,3 +196,11 @@ def test_api_key_never_reaches_records_cache_or_errors(tmp_path, monkeypatch):
     assert SECRET not in dumped
     for f in tmp_path.iterdir():
         assert SECRET.encode() not in f.read_bytes()
+
+
+def test_an_openai_role_without_a_model_is_a_config_error():
+    from inner_loop.config import ConfigError
+
+    config = Config.model_validate({"roles": {"judge": {"backend": "openai", "base_url": "http://x/v1"}}})
+    with pytest.raises(ConfigError, match="roles.judge.model"):
+        LLMClient(config).complete("judge", HI)

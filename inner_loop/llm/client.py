@@ -87,6 +87,8 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None, sample_index: int = 0,
     ) -> LLMRequest:
         rc = self.config.role(role)
+        if rc.backend == "openai" and not rc.model:
+            raise ConfigError(f"roles.{role}.model is empty: name the endpoint's model")
         return LLMRequest(
             role=role, model=rc.model or f"sim-{role}",  # type: ignore[arg-type]
             messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in messages],
