@@ -1,0 +1,94 @@
+"""Validate a candidate before any validation paper is spent on it (design §3).
+
+In order: git's changed paths are not empty ("no change"), none escapes the directory, the
+manifest is neither deleted nor renamed, every changed path matches the parent manifest's editable
+globs, no added or modified file is a symlink, binary or over 256 KB, `load_harness` passes, and a
+quick smoke episode (one train paper, `max_rounds=1`) runs without a harness error. The first
+failure is the candidate's `invalid` reason; `None` means valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from inner_loop.harness import MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, load_harness
+
+
+class Change(BaseModel):
+    """One path git reports changed between the parent commit and the worktree."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str  # git's letter: A (added), M (modified), D (deleted), R (renamed), T (type)
+    path: str
+    old_path: str | None = None  # for renames
+
+
+def _escapes(path: str) -> bool:
+    p = PurePosixPath(path)
+    return not path or p.is_absolute() or "\\" in path or ".." in p.parts
+
+
+def _path_reason(change: Change, manifest: Manifest) -> str | None:
+    for path in (change.path, change.old_path):
+        if path is not None and _escapes(path):
+            return f"path escapes the harness directory: {path}"
+    if change.status == "D" and change.path == MANIFEST:
+        return f"manifest deleted: {MANIFEST}"
+    if change.status == "R" and MANIFEST in (change.path, change.old_path):
+        return f"manifest renamed: {change.old_path} -> {change.path}"
+    for path in (change.path, change.old_path):
+        if path is not None and not manifest.is_editable(path):
+            return f"protected path changed: {path}"
+    return None
+
+
+def _file_reason(root: Path, change: Change) -> str | None:
+    if change.status == "D":
+        return None
+    full = root / change.path
+    if full.is_symlink():
+        return f"symlink not allowed: {change.path}"
+    if not full.is_file():
+        return f"not a regular file: {change.path}"
+    size = full.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return f"file too large: {change.path} ({size} bytes > {MAX_FILE_BYTES})"
+    if b"\0" in full.read_bytes():
+        return f"binary file not allowed: {change.path}"
+    return None
+
+
+def check_changes(root: Path, manifest: Manifest, changes: Sequence[Change]) -> str | None:
+    """The reason the diff is not acceptable, or None. `manifest` is the PARENT's manifest."""
+    if not changes:
+        return "no change"
+    for change in changes:
+        reason = _path_reason(change, manifest) or _file_reason(Path(root), change)
+        if reason:
+            return reason
+    try:
+        load_harness(root)
+    except HarnessInvalid as exc:
+        return f"harness does not load: {exc}"
+    return None
+
+
+def smoke_reason(record: Any) -> str | None:
+    """Why a smoke EpisodeRecord shows a broken harness, or None when it ran."""
+    if getattr(record, "status", None) == "harness_error":
+        return f"smoke episode: harness error: {' '.join(str(record.error).split())[:300]}"
+    return None
+
+
+def validate_candidate(root: Path, manifest: Manifest, changes: Sequence[Change],
+                       smoke: Callable[[Path], Any]) -> str | None:
+    """Static checks, then `smoke(root)` (runs one episode, returns its EpisodeRecord)."""
+    reason = check_changes(root, manifest, changes)
+    if reason:
+        return reason
+    return smoke_reason(smoke(root))
