@@ -1,0 +1,124 @@
+"""The simulated challenger: reads its prompt and the paper in it, writes one example.
+
+Rules (documented in README.md): which facts it picks depends on the self-test feature and on
+the feedback; whether the context leaks the answer depends on the leak rules; rubric shape and
+weight format depend on the rubric rules; the JSON's form depends on the strict-JSON rule and on
+whether the request asked for JSON output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+from inner_loop.sim.facts import Fact, facts_of
+from inner_loop.sim.feedback import Feedback, read_feedback
+from inner_loop.sim.lexicon import features, stated_cap
+from inner_loop.sim.rubric import build_rubric
+from inner_loop.sim.text import clip, content_terms, rng
+
+QUESTION_TYPES = {
+    "mechanism explanation": "In the setting above, explain how {a} relates to {b}, and what the paper's design implies for {c}.",
+    "counterfactual reasoning": "Suppose {a} were changed as the setting suggests: what would happen to {b}, and why does the paper's reasoning about {c} support that?",
+    "quantitative inference": "What does the paper's analysis of {a} imply about {b}, and how does that bear on {c}?",
+    "comparative analysis": "How does {a} differ from {b} in this work, and why does that difference matter for {c}?",
+}
+SKILLS = ["causal reasoning", "quantitative reasoning", "synthesis across sections",
+          "counterfactual thinking", "critical evaluation", "mechanistic understanding"]
+
+
+def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
+    target = 0.70 if "self_test" in feats else 0.22
+    easy, strong = fb.counts["too_easy"], fb.counts["failed_on_strong"]
+    if "escalate" in feats:
+        target += min(0.36, 0.12 * easy)
+    else:
+        target += min(0.06, 0.02 * easy)  # unguided, a model drifts only a little
+    if "deescalate" in feats:
+        target -= min(0.2, 0.08 * strong)
+    return clip(target, 0.05, 0.95)
+
+
+def pick_answer_facts(facts: tuple[Fact, ...], target: float, avoid: set[str], r: random.Random) -> list[Fact]:
+    weights = []
+    for f in facts:
+        w = math.exp(-(((f.spec - target) / 0.1) ** 2))
+        if avoid and len(avoid & set(f.terms)) >= 3:
+            w *= 0.02  # asked for a new angle: stay away from what earlier questions used
+        weights.append(w + 1e-9)
+    anchor = r.choices(facts, weights=weights, k=1)[0]
+    same = [f for f in facts if f.heading == anchor.heading]
+    pos = same.index(anchor)
+    chosen = [anchor] + same[pos + 1 : pos + 3]
+    if len(chosen) < 3:
+        chosen = same[max(0, pos - (3 - len(chosen))) : pos] + chosen
+    return chosen
+
+
+def premises_for(facts: tuple[Fact, ...], answer: list[Fact]) -> list[Fact]:
+    ids = {f.index for f in answer}
+    same = [f for f in facts if f.heading == answer[0].heading and f.index not in ids]
+    before = [f for f in same if f.index < answer[0].index][-2:]
+    return before or same[:2] or [f for f in facts[:2] if f.index not in ids]
+
+
+def leak_probability(feats: frozenset[str], fb: Feedback) -> float:
+    p = 0.04 if "no_leak_strict" in feats else 0.30 if "no_leak_mention" in feats else 0.55
+    return p / 2 if fb.mentions("leak") else p
+
+
+def topic_terms(answer: list[Fact], r: random.Random) -> list[str]:
+    out: list[str] = []
+    for f in answer:
+        pool = [t for t in (f.rare or f.terms) if t not in out] or list(f.terms)
+        out.append(r.choice(pool))
+    while len(out) < 3:
+        out.append(out[-1])
+    return out
+
+
+def write_example(text: str, seed: int, json_mode: bool) -> str:
+    """The challenger's whole reply for one request."""
+    feats = features(text)
+    facts = facts_of(_paper_block(text))
+    r = rng("challenger", seed, text)
+    if len(facts) < 6:
+        return "I could not find the paper's text in the prompt, so I cannot write a grounded example."
+    fb = read_feedback(text)
+    avoid = set(content_terms(" ".join(fb.questions))) if "new_angle" in feats else set()
+    answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, r)
+    premises = premises_for(facts, answer)
+    context_facts = list(premises)
+    if r.random() < leak_probability(feats, fb):
+        context_facts.append(answer[0])
+    topics = topic_terms(answer, r)
+    qtype = r.choice(sorted(QUESTION_TYPES))
+    example = {
+        "question_type": qtype,
+        "reasoning_skills": r.sample(SKILLS, 2 + (r.random() < 0.5)),
+        "context": " ".join(f.text for f in context_facts),
+        "question": QUESTION_TYPES[qtype].format(a=topics[0], b=topics[1], c=topics[2]),
+        "reference_answer": " ".join(f.text for f in answer),
+        "rubric": build_rubric(answer, premises, topics, feats, fb, stated_cap(text), r),
+    }
+    return render_json(example, feats, json_mode, r)
+
+
+def render_json(example: dict, feats: frozenset[str], json_mode: bool, r: random.Random) -> str:
+    body = json.dumps(example, indent=2, ensure_ascii=False)
+    if json_mode or "strict_json" in feats:
+        return body
+    roll = r.random()
+    if roll < 0.10:  # a trailing comma: invalid JSON that no honest parser repairs
+        return body[: body.rstrip().rfind("}")].rstrip() + ",\n}"
+    if roll < 0.22:
+        return "Here is the example I wrote for this paper:\n\n" + body + "\n\nI hope it meets the requirements."
+    if roll < 0.30:
+        return "```json\n" + body + "\n```"
+    return body
+
+
+def _paper_block(text: str) -> str:
+    start, end = text.find("<paper>"), text.rfind("</paper>")
+    return text[start + 7 : end] if 0 <= start < end else ""

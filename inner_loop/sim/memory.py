@@ -1,0 +1,69 @@
+"""The simulated solvers' memory: what the "pretrained" models have read.
+
+Real solvers have read much of arXiv; the simulated ones have "read" a fixed knowledge corpus
+(by default the bundled 150 papers, `splits/papers.jsonl.gz`). This is the sim's equivalent of
+model weights: static, identical in every process and behind HTTP, never written by a run.
+Recall is per fact and per sample (see solver.py): a memory is not a lookup of the answer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from inner_loop.sim.facts import Fact, facts_of
+
+
+def paper_markdown(paper: dict) -> str:
+    """The same Markdown layout as Paper.full_text: `# title`, `## Abstract`, `## <heading>`."""
+    parts = [f"# {paper.get('title', '')}"]
+    if paper.get("abstract"):
+        parts.append(f"## Abstract\n{paper['abstract']}")
+    parts += [f"## {s['heading']}\n{s['text']}" for s in paper.get("sections", [])]
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Memory:
+    papers: tuple[tuple[str, tuple[Fact, ...], frozenset[str]], ...]  # (id, facts, rare terms)
+    idf: dict[str, float]
+
+    def best_paper(self, query_rare: set[str]) -> tuple[Fact, ...]:
+        best, best_score = (), 0.0
+        for _, facts, rare in self.papers:
+            score = sum(self.idf.get(t, 0.0) for t in query_rare & rare)
+            if score > best_score:
+                best, best_score = facts, score
+        return best if best_score >= 3.0 else ()
+
+    def candidates(self, query_terms: set[str], query_rare: set[str], limit: int = 10) -> list[Fact]:
+        facts = self.best_paper(query_rare)
+        scored = [(len(query_terms & set(f.terms)), f.index, f) for f in facts]
+        scored = [s for s in scored if s[0] >= 2]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [f for _, _, f in scored[:limit]]
+
+
+def default_knowledge_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "splits" / "papers.jsonl.gz"
+
+
+@lru_cache(maxsize=4)
+def load_memory(path: str | None = None) -> Memory:
+    src = Path(path) if path else default_knowledge_path()
+    opener = gzip.open if src.suffix == ".gz" else open
+    papers = []
+    with opener(src, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                p = json.loads(line)
+                facts = facts_of(paper_markdown(p))
+                papers.append((p["id"], facts, frozenset(t for f in facts for t in f.rare)))
+    df = Counter(t for _, _, rare in papers for t in rare)
+    idf = {t: math.log((1 + len(papers)) / (1 + c)) for t, c in df.items()}
+    return Memory(tuple(papers), idf)

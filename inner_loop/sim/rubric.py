@@ -1,0 +1,51 @@
+"""How the simulated challenger writes a rubric, and the wrong claims negative items look for."""
+
+from __future__ import annotations
+
+import random
+
+from inner_loop.sim.facts import Fact
+from inner_loop.sim.feedback import Feedback
+
+WRONG_CLAIMS = ("has no measurable effect on the results", "is only used at test time",
+                "replaces the baseline entirely")
+
+
+def fact_criteria(fact: Fact, topics: list[str]) -> list[str]:
+    """Two checkable criteria per answer fact: the two halves of the paper's own sentence."""
+    words = fact.text.rstrip(".").split()
+    half = len(words) // 2
+    return [f"States that {' '.join(part[:18])}" for part in (words[:half], words[half:])]
+
+
+def weights_for(n_core: int, n_other: int, cap: int, r: random.Random) -> list[int]:
+    if cap <= 7:  # flat: every fact matters about as much
+        return [r.randint(cap - 1, cap) for _ in range(n_core)] + [r.randint(3, cap - 1) for _ in range(n_other)]
+    return [r.randint(cap - 1, cap) for _ in range(n_core)] + [r.randint(2, 5) for _ in range(n_other)]
+
+
+def negative_count(feats: frozenset[str], fb: Feedback, r: random.Random) -> int:
+    if "positive_only" in feats:
+        return 0
+    if "negatives_required" in feats or fb.mentions("negative"):
+        return r.randint(3, 5)
+    return r.randint(1, 2)
+
+
+def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], feats: frozenset[str],
+                 fb: Feedback, cap: int | None, r: random.Random) -> list[dict]:
+    cap = 7 if ("cap_7" in feats or (cap is not None and cap <= 7)) else (cap or 10)
+    criteria = [c for f in answer for c in fact_criteria(f, topics)]
+    ws = weights_for(2, len(criteria) - 2, cap, r)
+    items = [{"criterion": c, "weight": w, "category": "key fact"} for c, w in zip(criteria, ws)]
+    ctx_terms = [t for p in premises for t in p.rare][:4]
+    if len(ctx_terms) >= 2:
+        items.append({"criterion": f"Uses the setting's {ctx_terms[0]} and {ctx_terms[1]}",
+                      "weight": r.randint(1, 3), "category": "grounding"})
+    for _ in range(negative_count(feats, fb, r)):
+        claim = f"{r.choice(topics)} {r.choice(WRONG_CLAIMS)}"
+        items.append({"criterion": f"Claims that {claim}", "weight": -r.randint(3, 8), "category": "mistake"})
+    if "integer_literal" not in feats and r.random() < 0.18:
+        i = r.randrange(len(items))  # "+8": the weight written as a signed string
+        items[i]["weight"] = f"{items[i]['weight']:+d}"
+    return items
