@@ -31,8 +31,9 @@ def _table(data: dict[str, Any]) -> Table:
     title = "Table 1" + (" — SIMULATED model world" if data["simulated"] else "")
     table = Table(title=title)
     table.add_column("")
-    table.add_column(f"A: {a['dir']}", justify="right")
-    table.add_column(f"B: {b['dir']}", justify="right")
+    for key, run in (("A", a), ("B", b)):
+        label = f"{key}: {run['dir']}" + (" (simulated)" if run["simulated"] else "")
+        table.add_column(label, justify="right")
     for label, field, fmt in TABLE_ROWS:
         table.add_row(label, format_value(a[field], fmt), format_value(b[field], fmt))
     reasons = sorted(set(a["failure_reasons"]) | set(b["failure_reasons"]))
