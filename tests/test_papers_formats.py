@@ -188,3 +188,18 @@ def test_metadata_file_is_not_mistaken_for_papers():
 def test_unknown_format_is_an_error():
     with pytest.raises(PaperError, match="unknown paper format 'pdf'"):
         load_papers(default_corpus_path(), "pdf")
+
+
+def test_detection_looks_past_a_malformed_first_line(tmp_path):
+    lines = (FIXTURES / "s2_datasets.jsonl").read_text().splitlines()
+    path = tmp_path / "s2.jsonl"
+    path.write_text("{truncated\n" + "\n".join(lines) + "\n")
+    papers, report = load_papers(path, skip_bad=True)
+    assert report.format == "s2-datasets" and len(papers) == 2 and report.problems == {"malformed_json": 1}
+
+
+def test_file_without_any_json_cannot_be_detected(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text("just prose\n")
+    with pytest.raises(PaperError, match="cannot detect the format, no JSON in the first 100 lines"):
+        detect_format(path)

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, default=None, help="input format (default: detect)")
     p.add_argument("--metadata", default=None, metavar="FILE",
                    help="S2ORC metadata JSONL (default: found next to the pdf_parses file)")
-    p.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of failing")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip and count bad records instead of failing")
     p.add_argument("--json", action="store_true", help="print the stats as JSON")
     p.set_defaults(func=papers)
 
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def papers(args: argparse.Namespace) -> int:
     print(f"papers: reading {args.path}", file=sys.stderr)
     stats = corpus_stats(args.path, args.format, skip_bad=args.skip_bad, metadata=args.metadata)
-    print(f"papers: {stats.n_papers} papers ({stats.format}), {stats.n_skipped} skipped", file=sys.stderr)
+    print(f"papers: {stats.n_papers} papers ({stats.format}), {stats.n_skipped} skipped",
+          file=sys.stderr)
     if args.json:
         print(stats.model_dump_json(indent=2))
     else:

@@ -1,4 +1,4 @@
-"""Reading primitives shared by the loaders (streaming, gzip-aware, line-numbered) and format detection."""
+"""Reading primitives shared by the loaders (streaming, gzip-aware, line-numbered); format detection."""
 
 from __future__ import annotations
 
@@ -63,19 +63,25 @@ def iter_json_objects(path: Path) -> Iterator[tuple[str, dict | Problem]]:
         yield where, obj
 
 
-def detect_format(path: Path) -> str:
-    """Guess the input format: a directory is `textdir`; a JSONL file is told by its first record's keys."""
+def detect_format(path: Path, *, max_lines: int = 100) -> str:
+    """Guess the input format: a directory is `textdir`; a JSONL file is told by the keys of its
+    first record that parses (malformed lines before it are left for the loader to report)."""
     if path.is_dir():
         return "textdir"
-    for lineno, line in iter_lines(path):
+    n_lines = 0
+    for n_lines, (lineno, line) in enumerate(iter_lines(path), start=1):
         try:
             first = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PaperError(
-                f"{path}:{lineno}: cannot detect the format, line is not JSON; pass --format"
-            ) from exc
+        except json.JSONDecodeError:
+            if n_lines >= max_lines:
+                break
+            continue
         return _format_of(path, lineno, first)
-    raise PaperError(f"{path}: empty file, no papers")
+    if n_lines == 0:
+        raise PaperError(f"{path}: empty file, no papers")
+    raise PaperError(
+        f"{path}: cannot detect the format, no JSON in the first {max_lines} lines; pass --format"
+    )
 
 
 def _format_of(path: Path, lineno: int, first: object) -> str:

@@ -71,7 +71,9 @@ def load_papers(
     return papers, report
 
 
-def _items(path: Path, chosen: str, metadata: str | Path | None) -> Iterator[tuple[str, Paper | Problem]]:
+def _items(
+    path: Path, chosen: str, metadata: str | Path | None
+) -> Iterator[tuple[str, Paper | Problem]]:
     if chosen not in FORMATS:
         raise PaperError(f"unknown paper format {chosen!r}; choose one of {', '.join(FORMATS)}")
     if metadata is not None and chosen != "s2orc":

@@ -116,7 +116,9 @@ def _heading(text: str, header: dict) -> str:
     return heading
 
 
-def _sections(text: str, headers: list[dict], paragraphs: list[dict], front: list[dict]) -> list[Section]:
+def _sections(
+    text: str, headers: list[dict], paragraphs: list[dict], front: list[dict]
+) -> list[Section]:
     """Attach each paragraph to the nearest preceding header; group consecutive ones."""
     starts = [h["start"] for h in headers]
     grouped: list[tuple[int, list[str]]] = []  # (header index or -1, paragraph texts)

@@ -50,7 +50,7 @@ class _Meta(NamedTuple):
 def find_metadata(pdf_parses: Path) -> Path:
     """The metadata file next to a pdf_parses file: `<stem>_metadata.jsonl[.gz]` beside it,
     `metadata.jsonl[.gz]` beside it, or `../metadata/<name with pdf_parses -> metadata>`
-    (the layout of the real release: `pdf_parses/pdf_parses_0.jsonl.gz`, `metadata/metadata_0.jsonl.gz`)."""
+    (the real release's layout: `pdf_parses/pdf_parses_0.jsonl.gz`, `metadata/metadata_0.jsonl.gz`)."""
     name = pdf_parses.name
     stem = name.removesuffix(".gz").removesuffix(".jsonl")
     folder = pdf_parses.parent
@@ -68,7 +68,7 @@ def find_metadata(pdf_parses: Path) -> Path:
 
 
 def iter_s2orc(pdf_parses: Path, metadata: Path | None = None) -> Iterator[tuple[str, Paper | Problem]]:
-    """Yield ("file:line", Paper or Problem): metadata problems first, then one item per pdf_parses line."""
+    """Yield ("file:line", Paper or Problem): metadata problems first, then one per pdf_parses line."""
     meta_path = metadata if metadata is not None else find_metadata(pdf_parses)
     index: dict[str, _Meta] = {}
     yield from _read_metadata(meta_path, index)

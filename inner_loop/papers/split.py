@@ -25,8 +25,8 @@ from inner_loop.papers.model import Paper, PaperError
 SUBSETS = ("train", "validation", "unassigned_pool")
 METHOD = (
     "papers sorted by id, grouped into coarse subfield strata (catch-all subfields and subfields with "
-    "fewer than {min_stratum} papers merged into 'other'; id prefix where subfield is missing), shuffled "
-    "within stratum with random.Random(seed) (strata processed in sorted order); per-stratum quotas by "
+    "fewer than {min_stratum} papers merged into 'other'; id prefix where subfield is missing), "
+    "shuffled within stratum with random.Random(seed) (strata processed in sorted order); per-stratum quotas by "
     "largest remainder so each split mirrors corpus proportions; first quota of each shuffled stratum "
     "-> train, next -> validation; unassigned_pool = every paper not in train or validation"
 )
@@ -62,14 +62,18 @@ class Split(BaseModel):
         return json.dumps(self.model_dump(), indent=1, ensure_ascii=False)
 
 
-def make_split(papers: Iterable[Paper], train: int, validation: int, seed: int, *, min_stratum: int = 5) -> Split:
+def make_split(
+    papers: Iterable[Paper], train: int, validation: int, seed: int, *, min_stratum: int = 5
+) -> Split:
     """Seeded, stratified split of `papers` into `train` and `validation` ids (see module docstring)."""
     ordered = sorted(papers, key=lambda p: p.id)
     repeated = sorted(i for i, n in Counter(p.id for p in ordered).items() if n > 1)
     if repeated:
         raise PaperError(f"cannot split: duplicate paper ids {repeated[:3]}")
     if train < 1 or validation < 1:
-        raise PaperError(f"cannot split: train ({train}) and validation ({validation}) must both be >= 1")
+        raise PaperError(
+            f"cannot split: train ({train}) and validation ({validation}) must both be >= 1"
+        )
     if train + validation > len(ordered):
         raise PaperError(
             f"cannot split: the corpus has {len(ordered)} papers, fewer than "

@@ -17,7 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from inner_loop.papers.detect import open_text
-from inner_loop.papers.model import EMPTY_TEXT, INVALID_FIELD, Paper, PaperError, Problem, Section, build_paper
+from inner_loop.papers.model import (
+    EMPTY_TEXT,
+    INVALID_FIELD,
+    Paper,
+    PaperError,
+    Problem,
+    Section,
+    build_paper,
+)
 
 SUFFIXES = (".md", ".txt")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.*\S)[ \t]*$")
@@ -33,7 +41,8 @@ def iter_textdir(folder: Path) -> Iterator[tuple[str, Paper | Problem]]:
         try:
             title, sections = _parse(file)
         except UnicodeDecodeError as exc:
-            yield where, Problem(kind=INVALID_FIELD, where=where, message=f"not UTF-8 text ({exc.reason})")
+            message = f"not UTF-8 text ({exc.reason})"
+            yield where, Problem(kind=INVALID_FIELD, where=where, message=message)
             continue
         if not title and not sections:
             yield where, Problem(kind=EMPTY_TEXT, where=where, message="empty file")
@@ -41,7 +50,8 @@ def iter_textdir(folder: Path) -> Iterator[tuple[str, Paper | Problem]]:
         abstract = ""
         if sections and sections[0].heading.lower() == "abstract":
             abstract = sections.pop(0).text
-        fields = {"id": file.stem, "title": title, "abstract": abstract, "sections": sections, "source": str(file)}
+        fields = {"id": file.stem, "title": title, "abstract": abstract, "sections": sections,
+                  "source": str(file)}
         yield where, build_paper(where, fields)
 
 
