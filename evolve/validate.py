@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, load_harness
 
 
@@ -78,15 +78,19 @@ def check_changes(root: Path, manifest: Manifest, changes: Sequence[Change]) -> 
     return None
 
 
-def smoke_reason(record: Any) -> str | None:
-    """Why a smoke EpisodeRecord shows a broken harness, or None when it ran."""
-    if getattr(record, "status", None) == "harness_error":
-        return f"smoke episode: harness error: {' '.join(str(record.error).split())[:300]}"
-    return None
+SMOKE_FAILURES = {"harness_error": "harness error", "timeout": "timeout"}
+
+
+def smoke_reason(record: EpisodeRecord) -> str | None:
+    """Why a smoke episode shows a broken harness (it crashed or hung), or None when it ran."""
+    what = SMOKE_FAILURES.get(record.status)
+    if what is None:
+        return None
+    return f"smoke episode: {what}: {' '.join(str(record.error or '').split())[:300]}"
 
 
 def validate_candidate(root: Path, manifest: Manifest, changes: Sequence[Change],
-                       smoke: Callable[[Path], Any]) -> str | None:
+                       smoke: Callable[[Path], EpisodeRecord]) -> str | None:
     """Static checks, then `smoke(root)` (runs one episode, returns its EpisodeRecord)."""
     reason = check_changes(root, manifest, changes)
     if reason:

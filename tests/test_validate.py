@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from inner_loop.harness import Manifest
+from inner_loop.episode import EpisodeRecord
 from evolve.validate import Change, check_changes, smoke_reason
 
 MANIFEST = """\
@@ -105,10 +106,20 @@ def test_deleted_entry_fails_to_load(tree: Path):
     assert check(tree, Change(status="D", path="agent.py")).startswith("harness does not load")
 
 
-def test_smoke_reason_flags_harness_error_only():
-    class Rec:  # the two fields smoke_reason reads, with the runtime's status words
-        def __init__(self, status: str, error: str | None):
-            self.status, self.error = status, error
-    assert smoke_reason(Rec("harness_error", "NameError: x\nline 2")) == \
+def _episode(status: str, error: str | None = None) -> EpisodeRecord:
+    return EpisodeRecord(paper_id="p", paper_title="T", method="agentic", preset="deployed",
+                         thresholds={}, max_rounds=1, status=status, error=error)
+
+
+def test_smoke_reason_flags_a_harness_error():
+    assert smoke_reason(_episode("harness_error", "NameError: x\nline 2")) == \
         "smoke episode: harness error: NameError: x line 2"
-    assert smoke_reason(Rec("failed", None)) is None
+
+
+def test_smoke_reason_flags_a_timeout():
+    assert smoke_reason(_episode("timeout", "episode exceeded 300s")).startswith(
+        "smoke episode: timeout")
+
+
+def test_smoke_reason_accepts_an_exhausted_episode():
+    assert smoke_reason(_episode("exhausted")) is None
