@@ -2,12 +2,16 @@
 
 import pytest
 
+from inner_loop.config import Config, load_config
+from inner_loop.evaluation import InfrastructureError
 from inner_loop.example import Example, RubricItem
 from inner_loop.guard import (
     SOLVER_INSTRUCTION_LEXICON,
+    final_guard,
     solver_instruction_problems,
     structural_problems,
 )
+from inner_loop.llm.client import LLMClient
 
 
 def make_example(**over) -> Example:
@@ -157,3 +161,54 @@ CLEAN = [
 @pytest.mark.parametrize("question", CLEAN)
 def test_clean_question_is_not_flagged(question):
     assert solver_instruction_problems(question) == []
+
+
+# --- final_guard on the sim backend ---------------------------------------------------------
+
+class Calls:
+    def __init__(self):
+        self.records = []
+
+    def __call__(self, record):
+        self.records.append(record)
+
+    def of(self, role):
+        return [r for r in self.records if r.role == role]
+
+
+def test_structural_problem_fails_the_guard_without_calling_the_verifier():
+    calls = Calls()
+    result = final_guard(make_example(rubric=items(2)), client=LLMClient(Config(), recorder=calls),
+                         config=Config())
+    assert not result.passed and result.problems == ["rubric has 2 items; needs 3..20"]
+    assert result.verifier_verdict is None and calls.of("verifier") == []
+
+
+def test_solver_instruction_fails_the_guard_without_calling_the_verifier():
+    calls = Calls()
+    ex = make_example(question="Why does recall drop with larger blocks? Answer briefly.")
+    result = final_guard(ex, client=LLMClient(Config(), recorder=calls), config=Config())
+    assert not result.passed and "(answer briefly)" in result.problems[0]
+    assert calls.of("verifier") == []
+
+
+def test_clean_example_is_judged_by_the_protected_verifier():
+    calls = Calls()
+    ex = make_example()
+    result = final_guard(ex, client=LLMClient(Config(), recorder=calls), config=Config(), tag="g")
+    (record,) = calls.of("verifier")
+    text = record.messages[0]["content"]
+    assert ex.reference_answer in text and ex.context in text
+    assert "1. [weight +5] Explains that larger blocks skip tokens" in text
+    assert result.verifier_verdict in ("PASS", "FAIL")
+    assert result.passed == (result.verifier_verdict == "PASS")
+    assert result.verifier_raw == record.response["content"]
+    assert result.verifier_attempts == 1
+
+
+def test_unparseable_verifier_is_an_infrastructure_error_not_a_fail():
+    cfg = load_config(overrides=["roles.verifier.model=sim-weak_solver"])  # answers in prose
+    calls = Calls()
+    with pytest.raises(InfrastructureError, match="no parseable reply in 4 attempts"):
+        final_guard(make_example(), client=LLMClient(cfg, recorder=calls), config=cfg)
+    assert [r.sample_index for r in calls.of("verifier")] == [0, 101, 102, 103]

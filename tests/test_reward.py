@@ -1,0 +1,95 @@
+"""RubricReward: the protected judge and score as a TRL reward function, on the sim backend."""
+
+import json
+
+import pytest
+
+from inner_loop.config import Config
+from inner_loop.evaluation import judge_answer
+from inner_loop.example import RubricItem
+from inner_loop.llm.client import LLMClient
+from inner_loop.reward import RubricReward, parse_rubric
+from inner_loop.scoring import score
+
+RUBRIC = [
+    {"criterion": "Explains that gradient checkpointing recomputes activations", "weight": 5,
+     "category": "core"},
+    {"criterion": "States that peak memory drops with sqrt(n) checkpoint segments", "weight": 4,
+     "category": "core"},
+    {"criterion": "Mentions the extra forward pass costs roughly one third more compute",
+     "weight": 2, "category": "detail"},
+    {"criterion": "Claims that checkpointing reduces total compute", "weight": -3,
+     "category": "error"},
+]
+QUESTION = "Why does gradient checkpointing trade compute for memory, and by how much?"
+GOOD = ("Gradient checkpointing recomputes activations during the backward pass instead of "
+        "storing them. Peak memory drops with sqrt(n) checkpoint segments. The extra forward "
+        "pass costs roughly one third more compute.")
+BAD = "I am not sure."
+
+
+@pytest.fixture(scope="module")
+def reward():
+    return RubricReward(Config())
+
+
+def test_reward_has_the_name_trl_logs():
+    assert RubricReward(Config()).__name__ == "rubric_reward"
+
+
+def test_reward_equals_the_protected_score_of_the_judge_verdicts(reward):
+    client = LLMClient(Config())
+    items = [RubricItem.model_validate(r) for r in RUBRIC]
+    verdicts, _ = judge_answer(items, QUESTION, GOOD, client=client, tag="reward")
+    expected = score([i.weight for i in items], verdicts)
+    assert reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC],
+                  question=[QUESTION]) == [expected]
+
+
+def test_answer_covering_the_rubric_beats_an_empty_one(reward):
+    good, bad = reward(prompts=[QUESTION] * 2, completions=[GOOD, BAD], rubric=[RUBRIC] * 2,
+                       question=[QUESTION] * 2)
+    assert 0.0 <= bad < good <= 1.0
+
+
+def test_chat_completions_score_like_plain_strings(reward):
+    chat = [[{"role": "assistant", "content": GOOD}]]
+    assert reward(prompts=[QUESTION], completions=chat, rubric=[RUBRIC], question=[QUESTION]) \
+        == reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC], question=[QUESTION])
+
+
+def test_rubric_as_json_string_or_list_of_json_strings(reward):
+    as_dicts = reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC])
+    as_string = reward(prompts=[QUESTION], completions=[GOOD], rubric=[json.dumps(RUBRIC)])
+    as_items = reward(prompts=[QUESTION], completions=[GOOD],
+                      rubric=[[json.dumps(r) for r in RUBRIC]])
+    assert as_dicts == as_string == as_items
+
+
+def test_question_defaults_to_the_last_user_message_of_a_chat_prompt(reward):
+    prompt = [{"role": "system", "content": "Be helpful."}, {"role": "user", "content": QUESTION}]
+    assert reward(prompts=[prompt], completions=[GOOD], rubric=[RUBRIC]) \
+        == reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC], question=[QUESTION])
+
+
+def test_extra_trl_columns_are_ignored(reward):
+    out = reward(prompts=[QUESTION], completions=[BAD], rubric=[RUBRIC], completion_ids=[[1, 2]],
+                 trainer_state=None)
+    assert len(out) == 1
+
+
+def test_missing_rubric_column_is_an_error(reward):
+    with pytest.raises(ValueError, match="'rubric' column"):
+        reward(prompts=[QUESTION], completions=[GOOD])
+
+
+def test_mismatched_column_lengths_are_an_error(reward):
+    with pytest.raises(ValueError, match="one of each per row"):
+        reward(prompts=[QUESTION], completions=[GOOD, BAD], rubric=[RUBRIC])
+
+
+def test_invalid_rubric_is_an_error():
+    with pytest.raises(ValueError, match="invalid rubric item"):
+        parse_rubric([{"criterion": "x", "weight": "+5"}])
+    with pytest.raises(ValueError, match="non-empty list"):
+        parse_rubric("[]")
