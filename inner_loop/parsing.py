@@ -94,20 +94,22 @@ def parse_example(text_or_dict: str | dict[str, Any]) -> Example:
         raise ParseFailure(first_error(exc)) from None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Reply(BaseModel):
+    """A protected role's reply: field types are strict, extra fields (a `reason`) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
-class _Judgment(_Strict):
+class _Judgment(_Reply):
     item: StrictInt
     met: StrictBool
 
 
-class _JudgeReply(_Strict):
+class _JudgeReply(_Reply):
     judgments: list[_Judgment]
 
 
-class VerifierReply(_Strict):
+class VerifierReply(_Reply):
     verdict: Literal["PASS", "FAIL"]
     problems: list[str] = []
 

@@ -8,6 +8,7 @@ from inner_loop.config import Config, load_config
 from inner_loop.evaluation import InfrastructureError, evaluate_solver, judge_answer, summarise
 from inner_loop.example import Example, RubricItem
 from inner_loop.llm.client import LLMClient
+from inner_loop.llm.types import BudgetExceeded
 from inner_loop.prompting import PromptError, format_rubric, render
 from inner_loop.scoring import mean, score
 
@@ -188,3 +189,10 @@ def test_judge_without_parseable_reply_is_reasked_then_an_infrastructure_error()
     assert all(s.answer and s.solver_error is None for s in samples)
     assert len(calls.of("judge")) == 3 * 4
     assert {r.sample_index for r in calls.of("judge")} == {0, 101, 102, 103}
+
+
+def test_spent_budget_stops_the_evaluation_and_is_not_an_infrastructure_error():
+    cfg = load_config(overrides=["budget.max_calls=2"])
+    with pytest.raises(BudgetExceeded):
+        evaluate_solver(make_example(), "weak", client=client_with(Calls(), cfg), config=cfg,
+                        thresholds=TH)

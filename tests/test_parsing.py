@@ -151,3 +151,13 @@ def test_verifier_reply_verdict_case_is_normalised():
 def test_verifier_reply_unknown_verdict_fails():
     with pytest.raises(ParseFailure, match="verdict"):
         parse_verifier_reply('{"verdict": "MAYBE", "problems": []}')
+
+
+def test_judgment_extra_fields_such_as_a_reason_are_ignored():
+    text = '{"judgments": [{"item": 1, "met": true, "reason": "stated"}], "note": "ok"}'
+    assert parse_judgments(text, 1) == [True]
+
+
+def test_judgment_item_as_string_fails():
+    with pytest.raises(ParseFailure, match="judgments.0.item"):
+        parse_judgments('{"judgments": [{"item": "1", "met": true}]}', 1)
