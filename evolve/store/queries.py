@@ -1,0 +1,132 @@
+"""Read queries of the run database: plain functions of a connection, shared by writer and readers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+from pydantic import BaseModel, ConfigDict
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrajectoryRow(Row):
+    iteration: int
+    candidate_id: str
+    parent_id: str | None
+    commit_sha: str | None
+    status: str
+    pass_rate: float | None
+    n_evaluations: int
+    best_so_far: float | None
+
+
+class CandidateStatus(Row):
+    candidate_id: str
+    iteration: int
+    parent_id: str | None
+    created_at: datetime
+    state: str | None
+    status: str  # in_progress, invalid, rejected, committing, accepted
+    reason: str | None
+    policy: str | None
+    child_mean: float | None
+    parent_mean: float | None
+    commit_sha: str | None
+    summary: str | None
+    diff_blob: str | None
+    diagnosis_blob: str | None
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, values)) for values in cur.fetchall()]
+
+
+def candidate_scores(con: duckdb.DuckDBPyConnection, accepted_only: bool = False) -> dict[str, tuple[float, int]]:
+    """candidate_id -> (validation pass rate over all its evaluations, number of evaluations)."""
+    sql = "SELECT candidate_id, pass_rate, n_evaluations FROM candidate_scores"
+    if accepted_only:
+        sql += " JOIN candidate_status USING (candidate_id) WHERE status = 'accepted'"
+    return {cid: (rate, n) for cid, rate, n in con.execute(sql + " ORDER BY candidate_id").fetchall()}
+
+
+def scores_by_paper(con: duckdb.DuckDBPyConnection, candidate_id: str,
+                    purpose: str = "validation") -> dict[str, list[int]]:
+    """paper_id -> the candidate's pass (1) / fail (0) per repeat, in repeat order."""
+    out: dict[str, list[int]] = {}
+    for paper_id, accepted in con.execute(
+        "SELECT paper_id, accepted FROM evaluations WHERE candidate_id = ? AND purpose = ? "
+        "ORDER BY paper_id, repeat", [candidate_id, purpose],
+    ).fetchall():
+        out.setdefault(paper_id, []).append(int(accepted))
+    return out
+
+
+def attempt_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """candidate_id -> the last state its attempt reached."""
+    return dict(con.execute(
+        "SELECT candidate_id, state FROM candidate_events "
+        "QUALIFY row_number() OVER (PARTITION BY candidate_id ORDER BY seq DESC) = 1 ORDER BY candidate_id"
+    ).fetchall())
+
+
+def candidate_statuses(con: duckdb.DuckDBPyConnection) -> list[CandidateStatus]:
+    return [CandidateStatus(**r) for r in _rows(con, "SELECT * FROM candidate_status ORDER BY iteration")]
+
+
+def candidate_status(con: duckdb.DuckDBPyConnection, candidate_id: str) -> CandidateStatus | None:
+    rows = _rows(con, "SELECT * FROM candidate_status WHERE candidate_id = ?", [candidate_id])
+    return CandidateStatus(**rows[0]) if rows else None
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.3f}"
+
+
+def history(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[str]:
+    """One line per finished iteration, oldest first; `limit` keeps the most recent ones."""
+    rows = con.execute(
+        "SELECT iteration, candidate_id, parent_id, status, parent_score, child_score, summary "
+        "FROM iterations ORDER BY iteration DESC LIMIT ?", [limit if limit is not None else 2**62],
+    ).fetchall()
+    return [
+        f"iteration {it}: {cid} (parent {pid}) {status}, validation pass rate parent "
+        f"{_fmt(ps)} -> child {_fmt(cs)}: {summary}"
+        for it, cid, pid, status, ps, cs, summary in reversed(rows)
+    ]
+
+
+def trajectory(con: duckdb.DuckDBPyConnection) -> list[TrajectoryRow]:
+    return [TrajectoryRow(**r) for r in _rows(con, "SELECT * FROM pass_rate_trajectory ORDER BY iteration")]
+
+
+def finished_episode_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT episode_id FROM episodes").fetchall()}
+
+
+def finished_evaluations(con: duckdb.DuckDBPyConnection,
+                         candidate_id: str | None = None) -> set[tuple[str, str, str, int]]:
+    """{(candidate_id, paper_id, purpose, repeat)} already scored: never pay for them again."""
+    sql = "SELECT candidate_id, paper_id, purpose, repeat FROM evaluations"
+    params: list = []
+    if candidate_id is not None:
+        sql += " WHERE candidate_id = ?"
+        params.append(candidate_id)
+    return {tuple(r) for r in con.execute(sql, params).fetchall()}  # type: ignore[misc]
+
+
+def get_blob(con: duckdb.DuckDBPyConnection, sha256: str) -> str:
+    found = con.execute("SELECT text FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+    if found is None:
+        raise KeyError(f"no blob {sha256}")
+    return found[0]
+
+
+def run_info(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The run row with its latest status (run_status view), or None before record_run."""
+    rows = _rows(con, "SELECT * FROM run_status LIMIT 1")
+    return rows[0] if rows else None

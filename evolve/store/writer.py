@@ -1,0 +1,289 @@
+"""The single writer of a run's database: typed, append-only, idempotent records.
+
+Each `record_*` method is one short transaction that writes a fact and, where the fact moves an
+attempt forward, its candidate_events row with it. Thread-safe: one lock guards the connection,
+so concurrent iterations of one process share one Store. LLM calls are written in batches
+(`record_calls`, or a CallBuffer), never one transaction per call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from evolve.store import records as rec
+from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
+from evolve.store.migrate import migrate
+from inner_loop.errors import UserError
+
+SEED_ID = "seed"
+EVENT_STATES = frozenset({"proposing", "validating", "scoring", "scored"})
+DECISION_EVENT = {"invalid": "invalid", "rejected": "rejected", "accepted": "committing"}
+
+
+class Store(Reads):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, snapshot_interval_s: float):
+        self._con = con
+        self.path = path
+        self._lock = threading.RLock()
+        self._publisher = SnapshotPublisher(con, path, self._lock, snapshot_interval_s)
+        self._closed = False
+
+    @classmethod
+    def open(cls, run_dir: str | Path, create: bool = False, lock_timeout_s: float = 60.0,
+             snapshot_interval_s: float = 2.0) -> "Store":
+        """Open (or with create=True, create) `<run_dir>/autodata.duckdb`, migrated to the latest schema."""
+        path = Path(run_dir) / DB_NAME
+        if not path.exists() and not create:
+            raise UserError(f"{run_dir}: no {DB_NAME} (not a run folder?)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = connect_with_retry(path, read_only=False, timeout_s=lock_timeout_s)
+        try:
+            migrate(con, str(path))
+        except BaseException:
+            con.close()
+            raise
+        store = cls(con, path, snapshot_interval_s)
+        store._publisher.publish()
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._publisher.close()
+            self._con.close()
+            self._closed = True
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self._publisher.snapshot_path
+
+    def publish_snapshot(self) -> None:
+        """Publish the read snapshot now (it is otherwise published at most every interval)."""
+        self._publisher.publish()
+
+    def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._closed:
+                raise ValueError("store is closed")
+            return fn(self._con, *args, **kwargs)
+
+    @contextmanager
+    def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            if self._closed:
+                raise ValueError("store is closed")
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+            self._publisher.wrote()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def record_run(self, run_id: str, config_json: str, seed_harness_digest: str, simulated: bool) -> bool:
+        """The run row (once) and its `created` event; True when new."""
+        with self._write() as con:
+            row = {"run_id": run_id, "created_at": rec.now(), "config_json": config_json,
+                   "seed_harness_digest": seed_harness_digest, "simulated": simulated}
+            new = rec.insert_fact(con, "runs", "run_id", row, ("run_id", "seed_harness_digest", "simulated"))
+            if new:
+                self._run_event(con, run_id, "created", "")
+            return new
+
+    def record_run_event(self, status: str, detail: str = "") -> None:
+        with self._write() as con:
+            run_id = con.execute("SELECT run_id FROM runs LIMIT 1").fetchone()
+            if run_id is None:
+                raise ValueError("record_run first")
+            self._run_event(con, run_id[0], status, detail)
+
+    @staticmethod
+    def _run_event(con: duckdb.DuckDBPyConnection, run_id: str, status: str, detail: str) -> None:
+        seq = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM run_events WHERE run_id = ?", [run_id]).fetchone()[0]
+        rec.insert_row(con, "run_events", {"run_id": run_id, "seq": seq, "occurred_at": rec.now(),
+                                           "status": status, "detail": detail})
+
+    def put_blob(self, text: str) -> str:
+        with self._write() as con:
+            return rec.put_blobs(con, [text])[0]
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    def record_candidate(self, iteration: int, candidate_id: str, parent_id: str) -> bool:
+        """An attempt begins: its row (iteration, parent) and the `selected` event."""
+        with self._write() as con:
+            row = {"candidate_id": candidate_id, "iteration": iteration, "parent_id": parent_id,
+                   "created_at": rec.now()}
+            new = rec.insert_fact(con, "candidates", "candidate_id", row, ("iteration", "parent_id"))
+            if new:
+                rec.append_event(con, candidate_id, iteration, "selected", f"parent {parent_id}")
+            return new
+
+    def record_candidate_event(self, candidate_id: str, state: str, detail: str = "") -> bool:
+        """A step without a fact of its own: proposing, validating, scoring, scored.
+
+        False when the attempt is already in `state` (resume re-entering it)."""
+        if state not in EVENT_STATES:
+            raise ValueError(f"state {state!r} is written by its record_* method, not as a bare event")
+        with self._write() as con:
+            return rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id), state, detail)
+
+    def record_proposal(self, candidate_id: str, diff: str, diagnosis: str, summary: str,
+                        changed_paths: Sequence[dict[str, Any]] = ()) -> bool:
+        """The analyzer's diagnosis and the implementer's git diff; moves the attempt to `proposed`."""
+        with self._write() as con:
+            diff_blob = rec.put_blobs(con, [diff])[0] if diff else None
+            diag_blob = rec.put_blobs(con, [diagnosis])[0] if diagnosis else None
+            row = {"candidate_id": candidate_id, "diagnosis_blob": diag_blob, "diff_blob": diff_blob,
+                   "summary": summary, "changed_paths_json": json.dumps(list(changed_paths)),
+                   "created_at": rec.now()}
+            new = rec.insert_fact(con, "proposals", "candidate_id", row, ("diagnosis_blob", "diff_blob"))
+            if new:
+                rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id), "proposed", summary)
+            return new
+
+    def record_decision(self, candidate_id: str, status: str, reason: str = "", policy: str | None = None,
+                        child_mean: float | None = None, parent_mean: float | None = None) -> bool:
+        """invalid / rejected end the attempt; accepted moves it to `committing` (commit follows)."""
+        if status not in DECISION_EVENT:
+            raise ValueError(f"decision status must be invalid, rejected or accepted, not {status!r}")
+        with self._write() as con:
+            row = {"candidate_id": candidate_id, "status": status, "reason": reason, "policy": policy,
+                   "child_mean": child_mean, "parent_mean": parent_mean, "decided_at": rec.now()}
+            new = rec.insert_fact(con, "decisions", "candidate_id", row, ("status",))
+            if new:
+                rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id),
+                                 DECISION_EVENT[status], reason)
+            return new
+
+    def record_commit(self, candidate_id: str, commit_sha: str) -> bool:
+        """The git commit of an accepted candidate exists (ref included): the attempt is `accepted`."""
+        with self._write() as con:
+            decided = con.execute("SELECT status FROM decisions WHERE candidate_id = ?", [candidate_id]).fetchone()
+            if decided is None or decided[0] != "accepted":
+                raise ValueError(f"candidate {candidate_id}: commit without an accepted decision")
+            row = {"candidate_id": candidate_id, "commit_sha": commit_sha, "committed_at": rec.now()}
+            new = rec.insert_fact(con, "commits", "candidate_id", row, ("commit_sha",))
+            if new:
+                rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id), "accepted", commit_sha)
+            return new
+
+    def record_seed(self, commit_sha: str, summary: str = "seed harness") -> bool:
+        """The seed harness as candidate `seed` (iteration 0): accepted, committed at `commit_sha`."""
+        with self._write() as con:
+            row = {"candidate_id": SEED_ID, "iteration": 0, "parent_id": None, "created_at": rec.now()}
+            if not rec.insert_fact(con, "candidates", "candidate_id", row, ("iteration", "parent_id")):
+                return False
+            rec.insert_row(con, "decisions", {"candidate_id": SEED_ID, "status": "accepted", "reason": summary,
+                                              "policy": None, "child_mean": None, "parent_mean": None,
+                                              "decided_at": rec.now()})
+            rec.append_event(con, SEED_ID, 0, "committing", summary)
+            rec.insert_row(con, "commits", {"candidate_id": SEED_ID, "commit_sha": commit_sha,
+                                            "committed_at": rec.now()})
+            rec.append_event(con, SEED_ID, 0, "accepted", commit_sha)
+            return True
+
+    def record_iteration(self, iteration: int, candidate_id: str, parent_id: str | None, status: str,
+                         summary: str, parent_score: float | None, child_score: float | None) -> bool:
+        """The one-line outcome of a finished iteration (the history later analyzers read)."""
+        with self._write() as con:
+            row = {"iteration": iteration, "candidate_id": candidate_id, "parent_id": parent_id,
+                   "status": status, "summary": summary, "parent_score": parent_score,
+                   "child_score": child_score, "finished_at": rec.now()}
+            return rec.insert_fact(con, "iterations", "iteration", row, ("candidate_id", "status"))
+
+    # -- episodes and calls ---------------------------------------------------------------------
+
+    def record_episode(self, record: dict[str, Any], candidate_id: str, purpose: str, repeat: int,
+                       iteration: int) -> str:
+        """An episode, its rounds and its evaluation, in one transaction; returns the episode_id.
+
+        Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
+        and the episode_id on record is returned."""
+        record_json = rec.canonical_json(record)
+        episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
+                                           rec.sha256_hex(record_json))
+        with self._write() as con:
+            existing = con.execute(
+                "SELECT episode_id FROM evaluations WHERE candidate_id = ? AND paper_id = ? "
+                "AND purpose = ? AND repeat = ?", [candidate_id, episode.paper_id, purpose, repeat],
+            ).fetchone()
+            if existing is not None:
+                return existing[0]
+            rec.put_blobs(con, [record_json])
+            rec.insert_row(con, "episodes", episode.model_dump())
+            rec.insert_many(con, "episode_rounds", [r.model_dump() for r in rounds])
+            rec.insert_row(con, "evaluations", {
+                "candidate_id": candidate_id, "paper_id": episode.paper_id, "purpose": purpose,
+                "repeat": repeat, "iteration": iteration, "accepted": episode.accepted,
+                "rounds": episode.rounds, "episode_id": episode.episode_id,
+            })
+            return episode.episode_id
+
+    def record_calls(self, call_records: Sequence[dict[str, Any]], iteration: int | None = None,
+                     candidate_id: str | None = None) -> int:
+        """A batch of CallRecord dicts in one transaction; returns how many rows were new."""
+        if not call_records:
+            return 0
+        with self._write() as con:
+            run = con.execute("SELECT run_id FROM runs LIMIT 1").fetchone()
+            context = {"run_id": run[0] if run else None, "iteration": iteration, "candidate_id": candidate_id}
+            rows, texts = [], []
+            for record in call_records:
+                row, row_texts = rec.call_row(record, context)
+                rows.append(row.model_dump())
+                texts.extend(row_texts)
+            rec.put_blobs(con, texts)
+            before = con.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
+            rec.insert_many(con, "llm_calls", rows)
+            return con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] - before
+
+
+class CallBuffer:
+    """Collects CallRecords (use as the LLM client's recorder) and writes them in batches.
+
+    Flushes when `max_rows` are buffered or the oldest is `max_age_s` old, and on flush()/close().
+    Calls still in the buffer when the process dies are lost (their episodes are re-run on resume)."""
+
+    def __init__(self, store: Store, iteration: int | None = None, candidate_id: str | None = None,
+                 max_rows: int = 64, max_age_s: float = 2.0):
+        self._store, self._iteration, self._candidate_id = store, iteration, candidate_id
+        self._max_rows, self._max_age_s = max_rows, max_age_s
+        self._rows: list[dict[str, Any]] = []
+        self._first_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, record: Any) -> None:
+        row = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
+        with self._lock:
+            if not self._rows:
+                self._first_at = time.monotonic()
+            self._rows.append(row)
+            due = len(self._rows) >= self._max_rows or time.monotonic() - self._first_at >= self._max_age_s
+        if due:
+            self.flush()
+
+    def flush(self) -> int:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return self._store.record_calls(rows, self._iteration, self._candidate_id)
+
+    close = flush
