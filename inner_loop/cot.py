@@ -1,0 +1,122 @@
+"""The CoT Self-Instruct baseline (paper §1): the challenger once, no loop, same filters.
+
+Protected, no harness code runs: the harness's `challenger` prompt is rendered here with the
+paper (`title`, `paper` = the paper's full text, `feedback` = "" — whichever of these the
+manifest declares), ONE challenger call, the protected `parse_example`, then the weak AND the
+strong solver always (so the solver statistics are comparable with the agentic method), the
+preset's decision, and the final guard. One round, recorded as the same EpisodeRecord.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from inner_loop.acceptance import thresholds_for
+from inner_loop.config import Config
+from inner_loop.dispatch import (
+    EpisodeClient, evaluate_with_retry, guard_with_retry, parse_example_arg,
+)
+from inner_loop.episode import EpisodeRecord, RoundRecord
+from inner_loop.example import Example
+from inner_loop.harness import Harness, HarnessInvalid, PromptRenderError, load_harness
+from inner_loop.llm.types import BudgetExceeded, FatalLLMError
+from inner_loop.papers import Paper
+from inner_loop.runner import base_record
+
+CONFINEMENT = "none needed: the CoT baseline runs no harness code (protected runtime only)"
+
+
+def challenger_prompt(harness: Harness, paper: Paper) -> str:
+    """The harness's challenger prompt for `paper` (the variables its manifest declares)."""
+    values = {"title": paper.title, "paper": paper.full_text, "feedback": ""}
+    declared = harness.manifest.prompts["challenger"].variables if \
+        "challenger" in harness.manifest.prompts else []
+    return harness.render("challenger", **{k: v for k, v in values.items() if k in declared})
+
+
+def _judge_example(rnd: RoundRecord, example: Example, *, client: Any, config: Config,
+                   thresholds: Any) -> None:
+    """Weak and strong always, then the preset's decision and the final guard."""
+    rnd.example = example
+    rnd.weak, infra = evaluate_with_retry(example, "weak", client=client, config=config,
+                                          thresholds=thresholds, tag="weak")
+    if rnd.weak is not None:
+        rnd.strong, infra = evaluate_with_retry(example, "strong", client=client, config=config,
+                                                thresholds=thresholds, weak_eval=rnd.weak,
+                                                tag="strong")
+    if rnd.weak is None or rnd.strong is None:
+        rnd.outcome, rnd.reason = "infrastructure", infra
+        return
+    if not rnd.weak.passed or not rnd.strong.passed:
+        rnd.outcome = "too_easy" if not rnd.weak.passed else "failed_on_strong"
+        decisive = rnd.weak if not rnd.weak.passed else rnd.strong
+        rnd.failed_rule, rnd.reason = decisive.failed_rule, decisive.detail or None
+        return
+    guard, infra = guard_with_retry(example, client=client, config=config)
+    if guard is None:
+        rnd.outcome, rnd.reason = "infrastructure", infra
+    elif not guard.passed:
+        rnd.outcome, rnd.guard_problems = "failed_final_guard", list(guard.problems)
+    else:
+        rnd.outcome = "accepted"
+
+
+def _one_round(harness: Harness, paper: Paper, rnd: RoundRecord, transcript: list, *,
+               client: EpisodeClient, config: Config, thresholds: Any) -> None:
+    prompt = challenger_prompt(harness, paper)
+    messages = [{"role": "user", "content": prompt}]
+    try:
+        response = client.complete("challenger", messages, tag="challenger")
+    except FatalLLMError as exc:
+        rnd.outcome, rnd.reason = "infrastructure", f"challenger call failed: {exc}"
+        transcript.append({"op": "llm", "role": "challenger", "prefix": 0,
+                           "messages": messages, "reply": {"error": str(exc)}})
+        return
+    transcript.append({"op": "llm", "role": "challenger", "prefix": 0, "messages": messages,
+                       "reply": {"content": response.content, "tool_calls": []}})
+    rnd.challenger_raw = response.content
+    example, error = parse_example_arg(response.content or "")
+    if example is None:
+        rnd.outcome, rnd.parse_error, rnd.reason = "parse_error", error, error
+        return
+    _judge_example(rnd, example, client=client, config=config, thresholds=thresholds)
+
+
+def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config,
+                    client: Any, harness_version: str | None = None,
+                    tag: str = "") -> EpisodeRecord:
+    """One CoT Self-Instruct episode of `paper` (never raises, like run_episode)."""
+    t0 = time.monotonic()
+    base = base_record(paper, config, "cot", harness_version, "exhausted")
+    base["max_rounds"] = 1
+    try:
+        harness = harness_dir if isinstance(harness_dir, Harness) else load_harness(harness_dir)
+    except HarnessInvalid as exc:
+        return EpisodeRecord(**{**base, "status": "harness_error"},
+                             error=f"harness invalid: {exc}", confinement=CONFINEMENT)
+    base["harness_version"] = harness_version or harness.digest
+    eclient = EpisodeClient(client, tag or f"cot:{paper.id}")
+    rnd, transcript = RoundRecord(index=1), []
+    status, error = "exhausted", None
+    try:
+        _one_round(harness, paper, rnd, transcript, client=eclient, config=config,
+                   thresholds=thresholds_for(config)[1])
+    except PromptRenderError as exc:
+        status, error = "harness_error", f"challenger prompt: {exc}"
+    except BudgetExceeded as exc:
+        status, error = "budget", f"budget exceeded: {exc}"
+    except Exception as exc:  # noqa: BLE001 — the episode boundary: a runtime bug is recorded
+        status, error = "runtime_error", f"{type(exc).__name__}: {exc}\n" \
+                                         f"{traceback.format_exc()[-4000:]}"
+    accepted = rnd.outcome == "accepted"
+    rounds = [rnd] if rnd.challenger_raw is not None or rnd.outcome != "abandoned" else []
+    return EpisodeRecord(
+        **{**base, "status": "accepted" if accepted else status}, accepted=accepted,
+        accepted_example=rnd.example if accepted else None,
+        accepted_round=1 if accepted else None, rounds=rounds, error=error,
+        confinement=CONFINEMENT, usage=dict(eclient.usage),
+        duration_ms=(time.monotonic() - t0) * 1000.0, transcript=transcript,
+    )

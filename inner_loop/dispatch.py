@@ -1,0 +1,411 @@
+"""The parent's side of the sandbox RPC: every request of one episode, answered and recorded.
+
+`Dispatcher` is the only place that decides an episode's outcome, from its own records:
+- `llm`: harness roles only (orchestrator, challenger, verifier). Each challenger call starts a
+  new round (refused beyond `max_rounds`); its reply is parsed with the protected `parse_example`
+  and the example or the parse error is recorded on the round. A verifier call attaches its
+  verdict (JSON `verdict`, else the first PASS/FAIL word) and feedback to the current round.
+- `evaluate(example, "weak")`: invalid example → `failed_quality_check`; otherwise the protected
+  solvers and judge. `evaluate(example, "strong")` is refused unless this exact example
+  (`Example.example_id()`) passed the weak check in this episode. An evaluation is run once per
+  example and solver: asking again returns the recorded result (no fishing for lucky samples).
+- `submit(example)`: accepted only if the records show weak and strong passed for this exact
+  example and the final guard passes; then the episode ends.
+Infrastructure failures are retried once more, then recorded as `infrastructure`, never as a
+quality verdict. BudgetExceeded propagates (the runner ends the episode with status `budget`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from inner_loop.acceptance import thresholds_for
+from inner_loop.config import Config
+from inner_loop.episode import EpisodeRecord, RoleUsageRecord, RoundRecord
+from inner_loop.evaluation import InfrastructureError, SolverEval, evaluate_solver
+from inner_loop.example import Example
+from inner_loop.guard import GuardResult, final_guard
+from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse, Message, ToolSpec
+from inner_loop.parsing import ParseFailure, extract_json_object, parse_example
+from inner_loop.papers import Paper
+from inner_loop.roles import HARNESS_ROLES
+
+ANSWER_CHARS = 1500
+FEEDBACK_CHARS = 4000
+INFRA_ATTEMPTS = 2  # an infrastructure failure is retried once more, then recorded
+
+
+class EpisodeEnd(Exception):
+    """Raised by a handler when the episode is over; `reply` (if any) still goes to the child."""
+
+    def __init__(self, reply: Any = None):
+        super().__init__("episode ended")
+        self.reply = reply
+
+
+class EpisodeClient:
+    """The run's LLMClient as one episode sees it: same calls, tagged, usage counted per role."""
+
+    def __init__(self, client: Any, tag: str):
+        self._client = client
+        self.config = client.config
+        self.tag = tag
+        self.usage: dict[str, RoleUsageRecord] = {}
+        self._lock = threading.Lock()
+
+    def build_request(self, *args: Any, **kwargs: Any) -> LLMRequest:
+        return self._client.build_request(*args, **kwargs)
+
+    def complete(self, role: str, messages: Any, *, tools: Any = None,
+                 response_format: str = "text", json_schema: Any = None,
+                 sample_index: int = 0, tag: str = "") -> LLMResponse:
+        request = self._client.build_request(
+            role, messages, tools=tools, response_format=response_format,
+            json_schema=json_schema, sample_index=sample_index)
+        return self.send(request, tag=tag)
+
+    def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
+        full_tag = f"{self.tag}/{tag}" if tag else self.tag
+        try:
+            response = self._client.send(request, tag=full_tag)
+        except FatalLLMError:
+            self._count(request.role, None)
+            raise
+        self._count(request.role, response)
+        return response
+
+    def _count(self, role: str, response: LLMResponse | None) -> None:
+        with self._lock:
+            u = self.usage.setdefault(role, RoleUsageRecord())
+            if response is None:
+                u.failed_calls += 1
+            elif response.cached:
+                u.cached_calls += 1
+            else:
+                u.calls += 1
+                u.input_tokens += response.usage.input_tokens
+                u.output_tokens += response.usage.output_tokens
+                u.cost_usd += response.cost_usd
+
+
+def _flat_tool_call(call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise ValueError("a tool call must be an object")
+    fn = call.get("function") if isinstance(call.get("function"), dict) else call
+    args = fn.get("arguments", "{}")
+    return {"id": str(call.get("id", "")), "name": str(fn.get("name", "")),
+            "arguments": args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)}
+
+
+def normalise_messages(messages: Any) -> list[Message]:
+    """OpenAI-style message dicts (flat or nested tool calls) → Message; ValueError if bad."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list of objects")
+    out = []
+    for m in messages:
+        if not isinstance(m, dict):
+            raise ValueError("every message must be an object")
+        m = {k: v for k, v in m.items() if k != "name"}
+        calls = m.pop("tool_calls", None)
+        if calls:
+            m["tool_calls"] = [_flat_tool_call(c) for c in calls]
+        out.append(Message.model_validate(m))
+    return out
+
+
+def normalise_tools(tools: Any) -> list[ToolSpec] | None:
+    if not tools:
+        return None
+    if not isinstance(tools, list):
+        raise ValueError("tools must be a list")
+    specs = []
+    for t in tools:
+        fn = t.get("function") if isinstance(t, dict) and isinstance(t.get("function"), dict) else t
+        if not isinstance(fn, dict):
+            raise ValueError("every tool must be an object")
+        specs.append(ToolSpec(name=fn.get("name", ""), description=fn.get("description", ""),
+                              parameters=fn.get("parameters") or {"type": "object",
+                                                                  "properties": {}}))
+    return specs
+
+
+def parse_verdict(text: str | None) -> str | None:
+    """PASS/FAIL of a verifier reply: a JSON `verdict` field, else the first PASS/FAIL word."""
+    if not text:
+        return None
+    try:
+        verdict = extract_json_object(text).get("verdict")
+        if isinstance(verdict, str) and verdict.strip().upper() in ("PASS", "FAIL"):
+            return verdict.strip().upper()
+    except (ParseFailure, AttributeError):
+        pass  # not JSON: look for the word
+    match = re.search(r"\b(PASS|FAIL)\b", text)
+    return match.group(1) if match else None
+
+
+def eval_reply(ev: SolverEval, example: Example) -> dict[str, Any]:
+    items_met = [sum(1 for s in ev.samples if i < len(s.judgments) and s.judgments[i])
+                 for i in range(len(example.rubric))]
+    return {"ok": True, "solver": ev.solver, "scores": ev.scores, "avg": ev.avg, "max": ev.max,
+            "min": ev.min, "passed": ev.passed, "failed_rule": ev.failed_rule,
+            "items_met": items_met, "answers": [s.answer[:ANSWER_CHARS] for s in ev.samples]}
+
+
+def evaluate_with_retry(example: Example, solver: str, *, client: Any, config: Config,
+                        thresholds: Any, weak_eval: SolverEval | None = None,
+                        tag: str = "") -> tuple[SolverEval | None, str | None]:
+    """(SolverEval, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
+    last = ""
+    for _ in range(INFRA_ATTEMPTS):
+        try:
+            return evaluate_solver(example, solver, client=client, config=config,  # type: ignore[arg-type]
+                                   thresholds=thresholds, weak_eval=weak_eval, tag=tag), None
+        except (InfrastructureError, FatalLLMError) as exc:
+            last = str(exc)
+    return None, f"infrastructure: {last}"
+
+
+def guard_with_retry(example: Example, *, client: Any, config: Config,
+                     tag: str = "final_guard") -> tuple[GuardResult | None, str | None]:
+    """(GuardResult, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
+    last = ""
+    for _ in range(INFRA_ATTEMPTS):
+        try:
+            return final_guard(example, client=client, config=config, tag=tag), None
+        except (InfrastructureError, FatalLLMError) as exc:
+            last = str(exc)
+    return None, f"infrastructure: {last}"
+
+
+def parse_example_arg(value: Any) -> tuple[Example | None, str | None]:
+    """The example a harness passed (JSON object or text), or (None, reason)."""
+    if not isinstance(value, (str, dict)):
+        return None, "the example must be a JSON object or a string holding one"
+    try:
+        return parse_example(value), None
+    except ParseFailure as exc:
+        return None, exc.reason
+
+
+class Dispatcher:
+    """Answers one episode's RPC requests and keeps the records its outcome is decided from."""
+
+    def __init__(self, paper: Paper, *, config: Config, client: EpisodeClient):
+        self.paper, self.config, self.client = paper, config, client
+        self.preset, self.thresholds = thresholds_for(config)
+        self.max_rounds = config.inner_loop.max_rounds
+        self.rounds: list[RoundRecord] = []
+        self.weak: dict[str, SolverEval] = {}  # example_id → its (only) weak evaluation
+        self.strong: dict[str, SolverEval] = {}
+        self.guards: dict[str, GuardResult] = {}
+        self.round_of_id: dict[str, RoundRecord] = {}  # example_id → the round it belongs to
+        self.transcript: list[dict[str, Any]] = []
+        self.confinement = ""
+        self.status: str | None = None
+        self.error: str | None = None
+        self.accepted: tuple[Example, int] | None = None
+        self._role_calls: dict[str, int] = {}
+        self._last_messages: dict[str, list[dict[str, Any]]] = {}
+        self._handlers = {"ready": self._ready, "llm": self._llm, "evaluate": self._evaluate,
+                          "submit": self._submit, "log": self._log, "done": self._done,
+                          "crash": self._crash}
+
+    def dispatch(self, msg: dict[str, Any]) -> Any:
+        """The reply to one request; raises EpisodeEnd when the episode is over."""
+        handler = self._handlers.get(msg["op"])
+        if handler is None:
+            return self._note({"op": msg["op"]}, {"error": f"unknown request {msg['op']!r}"})
+        return handler(msg.get("args") or {})
+
+    def end(self, status: str, error: str | None) -> None:
+        """Set the episode status once; the first decision stands."""
+        if self.status is None:
+            self.status, self.error = status, error
+
+    def _note(self, entry: dict[str, Any], reply: Any) -> Any:
+        self.transcript.append({**entry, "reply": reply})
+        return reply
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def _ready(self, args: dict[str, Any]) -> Any:
+        if self.confinement:
+            return {"error": "already ready"}
+        self.confinement = str(args.get("confinement", ""))[:500] or "(not reported)"
+        return {"ok": True}
+
+    def _log(self, args: dict[str, Any]) -> Any:
+        self.transcript.append({"op": "log", "text": str(args.get("text", ""))[:FEEDBACK_CHARS]})
+        return {"ok": True}
+
+    def _done(self, args: dict[str, Any]) -> Any:
+        self.transcript.append({"op": "done", "result": str(args.get("result", ""))[:2000]})
+        self.end("exhausted", None)
+        raise EpisodeEnd({"ok": True})
+
+    def _crash(self, args: dict[str, Any]) -> Any:
+        error = str(args.get("error", ""))[:2000]
+        self.transcript.append({"op": "crash", "error": error,
+                                "traceback": str(args.get("traceback", ""))[-8000:]})
+        self.end("harness_error", error if not self.confinement else f"harness raised {error}")
+        raise EpisodeEnd({"ok": True})
+
+    # --- model calls -----------------------------------------------------------------------
+    def _llm(self, args: dict[str, Any]) -> Any:
+        role = args.get("role")
+        entry: dict[str, Any] = {"op": "llm", "role": role}
+        if role not in HARNESS_ROLES:
+            return self._note(entry, {"error": f"role {role!r} is not allowed; harness roles: "
+                                               f"{list(HARNESS_ROLES)}"})
+        try:
+            messages = normalise_messages(args.get("messages"))
+            tools = normalise_tools(args.get("tools"))
+            fmt = args.get("response_format") or "text"
+            if fmt not in ("text", "json"):
+                raise ValueError("response_format must be 'text' or 'json'")
+        except (ValueError, TypeError) as exc:  # pydantic ValidationError is a ValueError
+            return self._note(entry, {"error": f"bad request: {str(exc).splitlines()[0]}"})
+        rnd = None
+        if role == "challenger":
+            if len(self.rounds) >= self.max_rounds:
+                return self._note(entry, {"error": f"round budget spent: max_rounds="
+                                                   f"{self.max_rounds} challenger calls"})
+            rnd = RoundRecord(index=len(self.rounds) + 1)
+            self.rounds.append(rnd)
+        entry.update(self._message_delta(role, messages))
+        if tools:
+            entry["tools"] = [t.name for t in tools]
+        index = self._role_calls.get(role, 0)
+        self._role_calls[role] = index + 1
+        try:
+            response = self.client.complete(role, messages, tools=tools, response_format=fmt,
+                                            sample_index=index, tag=role)
+        except FatalLLMError as exc:
+            if rnd is not None:
+                rnd.outcome, rnd.reason = "infrastructure", f"challenger call failed: {exc}"
+            return self._note(entry, {"error": f"{role} call failed: {exc}"})
+        if rnd is not None:
+            self._on_challenger(rnd, response.content)
+        elif role == "verifier" and self.rounds:
+            self.rounds[-1].verifier_verdict = parse_verdict(response.content)
+            self.rounds[-1].verifier_feedback = (response.content or "")[:FEEDBACK_CHARS]
+        return self._note(entry, {"content": response.content,
+                                  "tool_calls": [c.model_dump() for c in response.tool_calls]})
+
+    def _message_delta(self, role: str, messages: list[Message]) -> dict[str, Any]:
+        """Transcript compression: `prefix` = how many leading messages equal the previous
+        call of this role; only the rest is stored."""
+        dumped = [m.model_dump(exclude_none=True) for m in messages]
+        prev = self._last_messages.get(role, [])
+        prefix = len(prev) if dumped[: len(prev)] == prev else 0
+        self._last_messages[role] = dumped
+        return {"prefix": prefix, "messages": dumped[prefix:]}
+
+    def _on_challenger(self, rnd: RoundRecord, content: str | None) -> None:
+        rnd.challenger_raw = content
+        example, error = parse_example_arg(content or "")
+        rnd.example, rnd.parse_error = example, error
+        if example is not None:
+            self.round_of_id.setdefault(example.example_id(), rnd)
+
+    # --- evaluation and submission ---------------------------------------------------------
+    def _evaluate(self, args: dict[str, Any]) -> Any:
+        solver = args.get("solver")
+        entry: dict[str, Any] = {"op": "evaluate", "solver": solver}
+        if solver not in ("weak", "strong"):
+            return self._note(entry, {"ok": False, "error": "solver must be 'weak' or 'strong'"})
+        if not self.rounds:
+            return self._note(entry, {"ok": False, "error": "no round yet: call the challenger"})
+        example, error = parse_example_arg(args.get("example"))
+        if example is None:
+            rnd = self.rounds[-1]
+            rnd.outcome, rnd.reason = "failed_quality_check", f"invalid example: {error}"
+            return self._note(entry, {"ok": False, "error": f"invalid example: {error}"})
+        eid = example.example_id()
+        entry["example_id"] = eid
+        rnd = self.round_of_id.setdefault(eid, self.rounds[-1])
+        entry["round"] = rnd.index
+        if solver == "strong" and not (eid in self.weak and self.weak[eid].passed):
+            return self._note(entry, {"ok": False,
+                                      "error": "weak check not passed for this example"})
+        done = self.weak if solver == "weak" else self.strong
+        if eid in done:  # evaluated once per example: no fishing for lucky samples
+            return self._note({**entry, "repeat": True}, eval_reply(done[eid], example))
+        ev, infra = evaluate_with_retry(
+            example, solver, client=self.client, config=self.config,
+            thresholds=self.thresholds, weak_eval=self.weak.get(eid) if solver == "strong"
+            else None, tag=f"{solver}:{eid}")
+        if ev is None:
+            rnd.outcome, rnd.reason = "infrastructure", infra
+            return self._note(entry, {"ok": False, "error": infra})
+        done[eid] = ev
+        self._on_eval(rnd, example, ev)
+        return self._note(entry, eval_reply(ev, example))
+
+    @staticmethod
+    def _on_eval(rnd: RoundRecord, example: Example, ev: SolverEval) -> None:
+        if ev.solver == "weak":
+            rnd.example, rnd.weak, rnd.strong = example, ev, None
+            rnd.outcome = "abandoned" if ev.passed else "too_easy"
+        else:
+            rnd.strong = ev
+            rnd.outcome = "abandoned" if ev.passed else "failed_on_strong"
+        rnd.failed_rule, rnd.reason = ev.failed_rule, ev.detail or None
+
+    def _submit(self, args: dict[str, Any]) -> Any:
+        entry: dict[str, Any] = {"op": "submit"}
+        example, error = parse_example_arg(args.get("example"))
+        if example is None:
+            return self._note(entry, {"accepted": False, "reason": f"invalid example: {error}"})
+        eid = example.example_id()
+        entry["example_id"] = eid
+        weak, strong = self.weak.get(eid), self.strong.get(eid)
+        if not (weak and weak.passed and strong and strong.passed):
+            return self._note(entry, {"accepted": False, "reason": "the runtime has no passing "
+                                      "weak and strong evaluation of this exact example"})
+        rnd = self.round_of_id[eid]
+        guard = self.guards.get(eid)
+        if guard is None:
+            guard, infra = guard_with_retry(example, client=self.client, config=self.config)
+            if guard is None:
+                rnd.outcome, rnd.reason = "infrastructure", infra
+                return self._note(entry, {"accepted": False, "reason": infra})
+            self.guards[eid] = guard
+        if not guard.passed:
+            rnd.outcome, rnd.guard_problems = "failed_final_guard", list(guard.problems)
+            return self._note(entry, {"accepted": False,
+                                      "reason": "final guard: " + "; ".join(guard.problems)})
+        rnd.example, rnd.weak, rnd.strong, rnd.outcome = example, weak, strong, "accepted"
+        rnd.failed_rule, rnd.reason, rnd.guard_problems = None, None, []
+        self.accepted = (example, rnd.index)
+        self.end("accepted", None)
+        raise EpisodeEnd(self._note(entry, {"accepted": True}))
+
+    # --- the record ------------------------------------------------------------------------
+    def _finalise_rounds(self) -> None:
+        for rnd in self.rounds:
+            if rnd.outcome != "abandoned":
+                continue
+            if rnd.weak is not None:
+                rnd.reason = ("weak check passed; the strong solver was never run"
+                              if rnd.strong is None else "passed; never submitted")
+            elif rnd.verifier_verdict == "FAIL":
+                rnd.outcome = "failed_quality_check"
+                rnd.reason = "verifier: " + " ".join((rnd.verifier_feedback or "FAIL").split())[:300]
+            elif rnd.parse_error:
+                rnd.outcome, rnd.reason = "parse_error", rnd.parse_error
+            else:
+                rnd.reason = "the example parsed but was never evaluated"
+
+    def record(self, base: dict[str, Any]) -> EpisodeRecord:
+        """The EpisodeRecord of everything served so far (`base`: paper, method, preset...)."""
+        self._finalise_rounds()
+        status = "accepted" if self.accepted else (self.status or "exhausted")
+        example, index = self.accepted if self.accepted else (None, None)
+        return EpisodeRecord(**{**base, "status": status}, accepted=self.accepted is not None,
+                             accepted_example=example, accepted_round=index, rounds=self.rounds,
+                             error=None if self.accepted else self.error,
+                             confinement=self.confinement or "(the child never reported)",
+                             usage=dict(self.client.usage), transcript=self.transcript)

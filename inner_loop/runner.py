@@ -1,0 +1,166 @@
+"""Running episodes: the trusted parent of the sandboxed harness (the agentic inner loop).
+
+`run_episode` validates the harness, starts the confined child (`inner_loop.sandbox`), then serves
+its RPC requests one by one through `Dispatcher` (inner_loop/dispatch.py), which is the ONLY
+place that decides outcomes, from its own records. Whatever goes wrong on the harness's side — a
+crash, a timeout, garbage on the pipe, a child that exits without finishing — becomes a recorded
+failed episode; a runtime bug becomes status `runtime_error`. Nothing escapes `run_episode`
+except KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from inner_loop.acceptance import thresholds_for
+from inner_loop.config import Config
+from inner_loop.dispatch import Dispatcher, EpisodeClient, EpisodeEnd
+from inner_loop.episode import EpisodeRecord
+from inner_loop.harness import Harness, HarnessInvalid, load_harness
+from inner_loop.llm.types import BudgetExceeded
+from inner_loop.papers import Paper
+from inner_loop.sandbox import ChildProcess, Limits, start_child
+from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
+
+CPU_SLACK_S = 10
+Progress = Callable[[int, int, EpisodeRecord], None]
+
+
+def paper_payload(paper: Paper) -> dict[str, Any]:
+    """`ctx.paper` (harness/README.md): id, title, abstract, sections, text."""
+    return {"id": paper.id, "title": paper.title, "abstract": paper.abstract,
+            "sections": [s.model_dump() for s in paper.sections], "text": paper.full_text}
+
+
+def limits_for(config: Config) -> Limits:
+    inner = config.inner_loop
+    return Limits(timeout_s=inner.episode_timeout_s, memory_mb=inner.memory_mb,
+                  cpu_s=int(inner.episode_timeout_s) + CPU_SLACK_S)
+
+
+def base_record(paper: Paper, config: Config, method: str, harness_version: str | None,
+                 status: str) -> dict[str, Any]:
+    preset, thresholds = thresholds_for(config)
+    return {"paper_id": paper.id, "paper_title": paper.title, "method": method,
+            "harness_version": harness_version, "preset": preset,
+            "thresholds": thresholds.model_dump(), "max_rounds": config.inner_loop.max_rounds,
+            "status": status, "simulated": config.simulated}
+
+
+def _serve(child: ChildProcess, dispatcher: Dispatcher) -> None:
+    """Answer the child's requests until the episode ends (EpisodeEnd) or the channel fails."""
+    while True:
+        msg = child.channel.recv(child.deadline)
+        try:
+            reply = dispatcher.dispatch(msg)
+        except EpisodeEnd as end:
+            if end.reply is not None:
+                child.channel.send({"id": msg.get("id"), "reply": end.reply}, child.deadline)
+            return
+        child.channel.send({"id": msg.get("id"), "reply": reply}, child.deadline)
+
+
+def _exit_error(child: ChildProcess, dispatcher: Dispatcher, exc: ChannelError) -> str:
+    try:
+        child.proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        pass  # still running: exit_description says so
+    where = "before it was ready" if not dispatcher.confinement else "without finishing"
+    return f"the harness process ended {where} ({child.exit_description()}): {exc}"
+
+
+def _drive(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float) -> None:
+    """Serve the child; every way it can fail is recorded on the dispatcher."""
+    try:
+        _serve(child, dispatcher)
+    except ChannelTimeout:
+        dispatcher.end("timeout", f"episode timeout: the harness ran past {timeout_s:g}s")
+    except ChannelClosed as exc:
+        dispatcher.end("harness_error", _exit_error(child, dispatcher, exc))
+    except ChannelError as exc:
+        dispatcher.end("harness_error", f"protocol violation: {exc}")
+    except BudgetExceeded as exc:
+        dispatcher.end("budget", f"budget exceeded: {exc}")
+
+
+def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config, client: Any,
+                method: str = "agentic", harness_version: str | None = None,
+                workdir_root: str | Path, tag: str = "") -> EpisodeRecord:
+    """One agentic episode of `paper` with the harness at `harness_dir` (never raises)."""
+    t0 = time.monotonic()
+    try:
+        harness = harness_dir if isinstance(harness_dir, Harness) else load_harness(harness_dir)
+    except HarnessInvalid as exc:
+        return EpisodeRecord(**base_record(paper, config, method, harness_version,
+                                            "harness_error"), error=f"harness invalid: {exc}")
+    version = harness_version or harness.digest
+    eclient = EpisodeClient(client, tag or f"episode:{paper.id}")
+    dispatcher = Dispatcher(paper, config=config, client=eclient)
+    child: ChildProcess | None = None
+    try:
+        limits = limits_for(config)
+        child = start_child(harness_dir=harness.root, entry=harness.manifest.harness.entry,
+                            prompts=harness.prompt_table(), paper=paper_payload(paper),
+                            max_rounds=config.inner_loop.max_rounds,
+                            workdir_root=Path(workdir_root), limits=limits)
+        _drive(child, dispatcher, limits.timeout_s)
+    except ChannelError as exc:  # the child died before it read its init payload
+        dispatcher.end("harness_error", f"the harness process did not start: {exc}")
+    except Exception as exc:  # noqa: BLE001 — the episode boundary: a runtime bug is recorded
+        dispatcher.end("runtime_error", f"{type(exc).__name__}: {exc}\n"
+                       f"{traceback.format_exc()[-4000:]}")
+    finally:
+        if child is not None:
+            child.close()
+    record = dispatcher.record(base_record(paper, config, method, version, "exhausted"))
+    record.duration_ms = (time.monotonic() - t0) * 1000.0
+    if child is not None:
+        record.harness_stdout = child.channel.stdout.text()
+        record.harness_stderr = child.channel.stderr.text()
+    return record
+
+
+def run_episodes(papers: Sequence[Paper], harness_dir: str | Path, *, config: Config,
+                 client: Any, method: str = "agentic", harness_version: str | None = None,
+                 workdir_root: str | Path, progress: Progress | None = None,
+                 run: Callable[[Paper], EpisodeRecord] | None = None) -> list[EpisodeRecord]:
+    """Episodes of every paper, `config.inner_loop.concurrency` at a time, in input order.
+
+    `run` replaces the agentic episode (the CoT baseline passes its own); `progress(done, total,
+    record)` is called after each finished episode, from one thread at a time."""
+    if run is None:
+        harness: Harness | Path
+        try:
+            harness = load_harness(harness_dir)  # validate once, not per paper
+        except HarnessInvalid:
+            harness = Path(harness_dir)  # every episode then records the reason itself
+
+        def run(paper: Paper) -> EpisodeRecord:
+            return run_episode(paper, harness, config=config, client=client, method=method,
+                               harness_version=harness_version, workdir_root=workdir_root)
+
+    results: list[EpisodeRecord | None] = [None] * len(papers)
+    lock = threading.Lock()
+    done = 0
+
+    def work(i: int) -> None:
+        nonlocal done
+        record = run(papers[i])
+        with lock:
+            results[i] = record
+            done += 1
+            if progress is not None:
+                progress(done, len(papers), record)
+
+    workers = max(1, min(config.inner_loop.concurrency, len(papers) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="episode") as pool:
+        for future in [pool.submit(work, i) for i in range(len(papers))]:
+            future.result()
+    return [r for r in results if r is not None]
