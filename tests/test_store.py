@@ -1,0 +1,313 @@
+"""The run database: schema, append-only records, idempotence, reads and views (real DuckDB)."""
+
+import duckdb
+import pytest
+
+from evolve.store import Store, StoreReader
+from evolve.store.migrate import available_migrations, latest_version
+from inner_loop.errors import UserError
+from inner_loop.llm.accounting import CallRecord
+from inner_loop.llm.types import LLMResponse, Usage
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path, create=True)
+    s.record_run("run-1", '{"seed": 0}', "tree0", simulated=True)
+    s.record_seed("a" * 40)
+    yield s
+    s.close()
+
+
+def episode(paper_id, accepted, outcomes=("too_easy",), cost=0.0):
+    rounds = [{"index": i, "outcome": o, "failed_rule": None if o == "accepted" else "weak_avg",
+               "weak": {"avg": 0.8}, "strong": {"avg": 0.7} if o != "too_easy" else None}
+              for i, o in enumerate(outcomes)]
+    return {"paper_id": paper_id, "status": "accepted" if accepted else "exhausted", "accepted": accepted,
+            "rounds": rounds, "duration_ms": 12.5, "usage": {"challenger": {"cost_usd": cost}}}
+
+
+def to_scored(store, cid, iteration, parent="seed"):
+    store.record_candidate(iteration, cid, parent)
+    store.record_candidate_event(cid, "proposing")
+    store.record_proposal(cid, f"diff of {cid}\n", "diagnosis", f"idea {cid}")
+    store.record_candidate_event(cid, "validating")
+    store.record_candidate_event(cid, "scoring")
+    store.record_candidate_event(cid, "scored")
+
+
+def count(store, table):
+    return store.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+
+
+def call(call_id, role="judge", tokens=(10, 5), cost=0.01, response=True):
+    rec = CallRecord(
+        call_id=call_id, role=role, model=f"sim-{role}", endpoint="sim", messages=[{"role": "user", "content": "q"}],
+        response=LLMResponse(content="a", usage=Usage(input_tokens=tokens[0], output_tokens=tokens[1])).model_dump()
+        if response else None,
+        started_at="2025-01-01T00:00:00+00:00", duration_ms=3.0, attempts=2 if not response else 1,
+        error_kinds=["timeout"] if not response else [], cost_usd=cost, simulated=True,
+        error=None if response else "retries exhausted",
+    )
+    return rec.model_dump(mode="json")
+
+
+# -- schema and migrations -----------------------------------------------------------------------
+
+
+def test_open_without_create_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no autodata.duckdb"):
+        Store.open(tmp_path)
+
+
+def test_create_records_every_migration(store):
+    rows = store.query("SELECT version, name FROM migrations ORDER BY version")
+    assert [(r["version"], r["name"]) for r in rows] == [(m.version, m.name) for m in available_migrations()]
+    assert rows[0] == {"version": 1, "name": "init"}
+
+
+def test_reopening_applies_nothing_twice(tmp_path, store):
+    store.close()
+    with Store.open(tmp_path) as again:
+        assert count(again, "migrations") == latest_version()
+        assert count(again, "candidates") == 1
+
+
+def test_database_of_a_newer_autodata_is_refused(tmp_path, store):
+    store.close()
+    con = duckdb.connect(str(tmp_path / "autodata.duckdb"))
+    con.execute("INSERT INTO migrations VALUES (99, 'future', now())")
+    con.close()
+    with pytest.raises(UserError, match=r"version 99 \(future\).*upgrade autodata"):
+        Store.open(tmp_path)
+    with pytest.raises(UserError, match="upgrade autodata"):
+        StoreReader.open(tmp_path)
+
+
+def test_every_table_and_view_says_what_one_row_means(store):
+    tables = store.query("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'")
+    views = store.query("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'")
+    assert len(tables) >= 13 and len(views) >= 6
+    assert all(r["comment"] for r in tables + views), [r for r in tables + views if not r["comment"]]
+
+
+def test_no_column_could_hold_an_api_key(store):
+    names = [r["column_name"] for r in store.query("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND NOT internal")]
+    assert not [n for n in names if any(w in n for w in ("key", "secret", "password", "auth"))]
+
+
+def test_call_record_with_an_unknown_field_is_refused(store):
+    bad = {**call("c1"), "api_key": "sk-123"}
+    with pytest.raises(ValueError, match="api_key"):
+        store.record_calls([bad])
+    assert count(store, "llm_calls") == 0
+    assert "sk-123" not in str(store.query("SELECT text FROM blobs"))
+
+
+# -- blobs ---------------------------------------------------------------------------------------
+
+
+def test_blobs_are_content_addressed_and_stored_once(store):
+    sha = store.put_blob("a long diagnosis")
+    assert store.put_blob("a long diagnosis") == sha
+    assert len(sha) == 64 and store.get_blob(sha) == "a long diagnosis"
+    assert store.query("SELECT count(*) AS n FROM blobs WHERE sha256 = ?", [sha])[0]["n"] == 1
+
+
+# -- attempts ------------------------------------------------------------------------------------
+
+
+def test_attempt_states_report_the_last_state_of_each_attempt(store):
+    store.record_candidate(1, "c1", "seed")
+    to_scored(store, "c2", 2)
+    store.record_decision("c2", "accepted", "beats parent", "strict", 0.6, 0.4)
+    assert store.attempt_states() == {"seed": "accepted", "c1": "selected", "c2": "committing"}
+    store.record_commit("c2", "b" * 40)
+    assert store.attempt_states()["c2"] == "accepted"
+    states = [r["state"] for r in store.query("SELECT state FROM candidate_events WHERE candidate_id='c2' ORDER BY seq")]
+    assert states == ["selected", "proposing", "proposed", "validating", "scoring", "scored", "committing", "accepted"]
+
+
+def test_illegal_transition_is_a_bug_and_writes_nothing(store):
+    store.record_candidate(1, "c1", "seed")
+    with pytest.raises(ValueError, match="selected -> scoring"):
+        store.record_candidate_event("c1", "scoring")
+    with pytest.raises(ValueError, match="selected -> committing"):
+        store.record_decision("c1", "accepted", "too early")
+    assert count(store, "decisions") == 1  # the seed's only
+    assert store.attempt_states()["c1"] == "selected"
+
+
+def test_reentering_the_current_state_on_resume_writes_no_row(store):
+    to_scored(store, "c1", 1)
+    before = count(store, "candidate_events")
+    assert store.record_candidate_event("c1", "scored") is False
+    assert store.record_candidate(1, "c1", "seed") is False
+    assert store.record_proposal("c1", "diff of c1\n", "diagnosis", "idea c1") is False
+    assert count(store, "candidate_events") == before
+
+
+def test_a_different_fact_under_the_same_key_is_refused(store):
+    store.record_candidate(1, "c1", "seed")
+    with pytest.raises(ValueError, match="already recorded"):
+        store.record_candidate(1, "c1", "other-parent")
+    store.record_decision("c1", "invalid", "protected path changed: harness.toml")
+    assert store.record_decision("c1", "invalid", "protected path changed: harness.toml") is False
+    with pytest.raises(ValueError):
+        store.record_decision("c1", "rejected", "")
+
+
+def test_invalid_attempt_ends_without_scores(store):
+    store.record_candidate(1, "c1", "seed")
+    store.record_candidate_event("c1", "proposing")
+    store.record_proposal("c1", "diff --git a/harness.toml b/harness.toml\n", "diag", "edit manifest")
+    store.record_candidate_event("c1", "validating")
+    store.record_decision("c1", "invalid", "protected path changed: harness.toml")
+    row = store.candidate_status("c1")
+    assert (row.state, row.status, row.reason, row.commit_sha) == (
+        "invalid", "invalid", "protected path changed: harness.toml", None)
+    assert store.get_blob(row.diff_blob).startswith("diff --git a/harness.toml")
+
+
+def test_commit_needs_an_accepted_decision(store):
+    to_scored(store, "c1", 1)
+    store.record_decision("c1", "rejected", "child 0.3 <= parent 0.4")
+    with pytest.raises(ValueError, match="without an accepted decision"):
+        store.record_commit("c1", "c" * 40)
+
+
+# -- episodes, evaluations, scores --------------------------------------------------------------
+
+
+def test_record_episode_writes_episode_rounds_and_evaluation(store):
+    eid = store.record_episode(episode("p1", True, ("too_easy", "accepted"), cost=0.25), "seed", "validation", 0, 1)
+    ep = store.query("SELECT * FROM episodes")[0]
+    assert ep["episode_id"] == eid and ep["rounds"] == 2 and ep["accepted"] and ep["cost_usd"] == 0.25
+    assert store.get_blob(ep["record_blob"]).startswith("{")
+    rounds = store.query("SELECT round, outcome, weak_avg, strong_avg FROM episode_rounds ORDER BY round")
+    assert rounds == [{"round": 0, "outcome": "too_easy", "weak_avg": 0.8, "strong_avg": None},
+                      {"round": 1, "outcome": "accepted", "weak_avg": 0.8, "strong_avg": 0.7}]
+    assert store.query("SELECT candidate_id, paper_id, purpose, repeat, iteration, accepted, episode_id FROM evaluations") == [
+        {"candidate_id": "seed", "paper_id": "p1", "purpose": "validation", "repeat": 0, "iteration": 1,
+         "accepted": True, "episode_id": eid}]
+    assert store.finished_episode_ids() == {eid}
+    assert store.finished_evaluations() == {("seed", "p1", "validation", 0)}
+
+
+def test_recording_the_same_episode_again_adds_no_rows(store):
+    rec = episode("p1", False, ("too_easy", "failed_on_strong"))
+    first = store.record_episode(rec, "seed", "validation", 0, 1)
+    assert store.record_episode(rec, "seed", "validation", 0, 1) == first
+    assert [count(store, t) for t in ("episodes", "episode_rounds", "evaluations")] == [1, 2, 1]
+
+
+def test_an_evaluation_already_scored_keeps_its_first_episode(store):
+    first = store.record_episode(episode("p1", False), "seed", "validation", 0, 1)
+    assert store.record_episode(episode("p1", True), "seed", "validation", 0, 1) == first
+    assert count(store, "episodes") == 1 and store.candidate_scores() == {"seed": (0.0, 1)}
+
+
+def test_the_same_record_for_two_candidates_is_two_episodes(store):
+    to_scored(store, "c1", 1)
+    a = store.record_episode(episode("p1", True), "seed", "validation", 0, 1)
+    b = store.record_episode(episode("p1", True), "c1", "validation", 0, 1)
+    assert a != b and count(store, "episodes") == 2
+
+
+def test_candidate_scores_average_all_validation_evaluations(store):
+    to_scored(store, "c1", 1)
+    store.record_episode(episode("p1", True), "seed", "validation", 0, 1)
+    store.record_episode(episode("p2", False), "seed", "validation", 0, 1)
+    store.record_episode(episode("p1", False), "seed", "validation", 1, 2)  # re-sampled parent
+    store.record_episode(episode("t1", True), "seed", "minibatch", 0, 1)  # train papers never count
+    store.record_episode(episode("p1", True), "c1", "validation", 0, 1)
+    scores = store.candidate_scores()
+    assert scores["seed"] == (pytest.approx(1 / 3), 3) and scores["c1"] == (1.0, 1)
+    assert store.candidate_scores(accepted_only=True) == {"seed": (pytest.approx(1 / 3), 3)}
+    assert store.scores_by_paper("seed") == {"p1": [1, 0], "p2": [0]}
+
+
+# -- llm calls -----------------------------------------------------------------------------------
+
+
+def test_record_calls_writes_a_batch_with_blobs_and_is_idempotent(store):
+    batch = [call("k1"), call("k2", role="challenger", tokens=(100, 40), cost=0.5), call("k3", response=False)]
+    assert store.record_calls(batch, iteration=3, candidate_id="seed") == 3
+    assert store.record_calls(batch, iteration=3, candidate_id="seed") == 0
+    row = store.query("SELECT * FROM llm_calls WHERE call_id = 'k3'")[0]
+    assert (row["run_id"], row["iteration"], row["candidate_id"]) == ("run-1", 3, "seed")
+    assert row["response_blob"] is None and row["error_kinds"] == ["timeout"] and row["attempts"] == 2
+    k2 = store.query("SELECT * FROM llm_calls WHERE call_id = 'k2'")[0]
+    assert (k2["input_tokens"], k2["output_tokens"]) == (100, 40)
+    assert '"content":"a"' in store.get_blob(k2["response_blob"])
+    assert store.get_blob(k2["request_blob"]) == '[{"content":"q","role":"user"}]'
+
+
+def test_a_bad_call_in_a_batch_rolls_back_the_whole_batch(store):
+    broken = call("k2")
+    del broken["role"]
+    with pytest.raises(KeyError):
+        store.record_calls([call("k1"), broken])
+    assert count(store, "llm_calls") == 0
+
+
+def test_call_buffer_writes_in_batches(store):
+    from evolve.store import CallBuffer
+
+    buffer = CallBuffer(store, iteration=1, candidate_id="seed", max_rows=3, max_age_s=60)
+    buffer(CallRecord(**call("k1")))
+    buffer(call("k2"))
+    assert count(store, "llm_calls") == 0
+    buffer(call("k3"))
+    assert count(store, "llm_calls") == 3
+    buffer(call("k4"))
+    assert buffer.flush() == 1 and count(store, "llm_calls") == 4
+
+
+# -- iterations, history, views -----------------------------------------------------------------
+
+
+def test_history_gives_one_line_per_iteration_most_recent_last(store):
+    for i, status in enumerate(["rejected", "accepted", "invalid"], start=1):
+        store.record_iteration(i, f"c{i}", "seed", status, f"idea {i}", 0.4, 0.5 if status != "invalid" else None)
+    lines = store.history()
+    assert len(lines) == 3 and lines[0].startswith("iteration 1: c1 (parent seed) rejected")
+    assert "0.400 -> child n/a: idea 3" in lines[2]
+    assert store.history(limit=2) == lines[1:]
+
+
+def test_pass_rate_trajectory_tracks_the_best_accepted_candidate(store):
+    store.record_episode(episode("p1", False), "seed", "validation", 0, 1)
+    to_scored(store, "c1", 1)
+    store.record_episode(episode("p1", True), "c1", "validation", 0, 1)
+    store.record_decision("c1", "accepted", "", "strict", 1.0, 0.0)
+    store.record_commit("c1", "c" * 40)
+    to_scored(store, "c2", 2, parent="c1")
+    store.record_episode(episode("p1", False), "c2", "validation", 0, 2)
+    store.record_decision("c2", "rejected", "", "strict", 0.0, 1.0)
+    rows = store.trajectory()
+    assert [(r.candidate_id, r.status, r.pass_rate, r.n_evaluations, r.best_so_far) for r in rows] == [
+        ("seed", "accepted", 0.0, 1, 0.0), ("c1", "accepted", 1.0, 1, 1.0), ("c2", "rejected", 0.0, 1, 1.0)]
+    assert rows[1].commit_sha == "c" * 40 and rows[2].parent_id == "c1"
+    lineage = {r["candidate_id"]: r["depth"] for r in store.query("SELECT * FROM lineage")}
+    assert lineage == {"seed": 0, "c1": 1, "c2": 2}
+
+
+def test_failure_reasons_and_cost_by_role(store):
+    store.record_episode(episode("p1", True, ("too_easy", "too_easy", "accepted")), "seed", "validation", 0, 1)
+    store.record_episode(episode("p2", False, ("failed_quality",)), "seed", "minibatch", 0, 2)
+    reasons = store.query("SELECT iteration, purpose, outcome, n FROM failure_reasons ORDER BY iteration")
+    assert reasons == [{"iteration": 1, "purpose": "validation", "outcome": "too_easy", "n": 2},
+                       {"iteration": 2, "purpose": "minibatch", "outcome": "failed_quality", "n": 1}]
+    store.record_calls([call("k1", cost=0.25), call("k2", cost=0.5), call("k3", role="challenger")])
+    cost = {r["role"]: r for r in store.query("SELECT * FROM cost_by_role")}
+    assert cost["judge"]["calls"] == 2 and cost["judge"]["usd"] == 0.75 and cost["judge"]["tokens"] == 30
+
+
+def test_run_status_is_the_latest_run_event(store):
+    store.record_run_event("running")
+    store.record_run_event("stopped", "USD budget spent")
+    info = store.run_info()
+    assert (info["run_id"], info["status"], info["detail"], info["simulated"]) == (
+        "run-1", "stopped", "USD budget spent", True)
+    assert store.record_run("run-1", "{}", "tree0", True) is False
