@@ -26,8 +26,12 @@ def _text(request: LLMRequest, roles: tuple[str, ...] = ("system", "user")) -> s
 
 
 def _answer(request: LLMRequest) -> tuple[str | None, list[ToolCall]]:
-    from inner_loop.sim import analyzer, challenger, implementer, judge, orchestrator, solver, verifier
+    import importlib
 
+    role, seed = role_of(request), request.seed
+    mod = lambda name: importlib.import_module(f"inner_loop.sim.{name}")  # noqa: E731
+    analyzer, challenger, implementer, judge, orchestrator, solver, verifier = (
+        _Lazy(mod, n) for n in ("analyzer", "challenger", "implementer", "judge", "orchestrator", "solver", "verifier"))
     role, seed = role_of(request), request.seed
     if role == "orchestrator":
         tool, text = orchestrator.decide(request)
@@ -46,6 +50,16 @@ def _answer(request: LLMRequest) -> tuple[str | None, list[ToolCall]]:
     if role == "analyzer":
         return analyzer.diagnose(_text(request), seed), []
     raise ValueError(f"the simulated world has no role {role!r}")
+
+
+class _Lazy:
+    """Imports a role's module on first use (a process that only judges never loads the memory)."""
+
+    def __init__(self, loader, name):
+        self._loader, self._name = loader, name
+
+    def __getattr__(self, attr):
+        return getattr(self._loader(self._name), attr)
 
 
 def respond(request: LLMRequest) -> LLMResponse:

@@ -30,6 +30,8 @@ SKILLS = ["causal reasoning", "quantitative reasoning", "synthesis across sectio
 
 def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
     target = 0.70 if "self_test" in feats else 0.22
+    if "easy" in feats:
+        target -= 0.12
     easy, strong = fb.counts["too_easy"], fb.counts["failed_on_strong"]
     if "escalate" in feats:
         target += min(0.36, 0.12 * easy)
@@ -43,6 +45,9 @@ def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
 def pick_answer_facts(facts: tuple[Fact, ...], target: float, avoid: set[str], r: random.Random) -> list[Fact]:
     weights = []
     for f in facts:
+        if len(f.text.split()) < 12:
+            weights.append(1e-12)  # too short to carry a question
+            continue
         w = math.exp(-(((f.spec - target) / 0.1) ** 2))
         if avoid and len(avoid & set(f.terms)) >= 3:
             w *= 0.02  # asked for a new angle: stay away from what earlier questions used
@@ -64,15 +69,31 @@ def premises_for(facts: tuple[Fact, ...], answer: list[Fact]) -> list[Fact]:
 
 
 def leak_probability(feats: frozenset[str], fb: Feedback) -> float:
-    p = 0.04 if "no_leak_strict" in feats else 0.30 if "no_leak_mention" in feats else 0.55
+    p = 0.04 if "no_leak_strict" in feats else 0.45 if "no_leak_mention" in feats else 0.65
     return p / 2 if fb.mentions("leak") else p
 
 
+def topic_phrase(fact: Fact, taken: set[str], r: random.Random) -> tuple[str, ...]:
+    """Two adjacent content words of the fact (at least one rare): how a question names its topic."""
+    words = [w.lower().strip(".,;:()[]\"'") for w in fact.text.split()]
+    pairs = [(a, b) for a, b in zip(words, words[1:])
+             if a in fact.terms and b in fact.terms and (a in fact.rare or b in fact.rare)
+             and not {a, b} & taken]
+    if not pairs:
+        pool = [t for t in (fact.rare or fact.terms) if t not in taken] or list(fact.terms)
+        return (r.choice(sorted(pool, key=lambda t: (-len(t), t))[:3]),)
+    pairs.sort(key=lambda p: (-(len(p[0]) + len(p[1])), p))
+    return r.choice(pairs[:3])
+
+
 def topic_terms(answer: list[Fact], r: random.Random) -> list[str]:
+    """One topic phrase per answer fact (as text), at least three."""
     out: list[str] = []
+    taken: set[str] = set()
     for f in answer:
-        pool = [t for t in (f.rare or f.terms) if t not in out] or list(f.terms)
-        out.append(r.choice(pool))
+        phrase = topic_phrase(f, taken, r)
+        taken.update(phrase)
+        out.append(" ".join(phrase))
     while len(out) < 3:
         out.append(out[-1])
     return out
@@ -81,11 +102,15 @@ def topic_terms(answer: list[Fact], r: random.Random) -> list[str]:
 def write_example(text: str, seed: int, json_mode: bool) -> str:
     """The challenger's whole reply for one request."""
     feats = features(text)
-    facts = facts_of(_paper_block(text))
-    r = rng("challenger", seed, text)
+    paper = _paper_block(text)
+    facts = facts_of(paper)
     if len(facts) < 6:
         return "I could not find the paper's text in the prompt, so I cannot write a grounded example."
     fb = read_feedback(text)
+    cap = stated_cap(text)
+    # Seeded by what the model understood (paper, instructions noticed, feedback), not by the
+    # prompt's exact bytes: a rewording that changes no instruction changes no example.
+    r = rng("challenger", seed, paper, sorted(feats), cap, fb.counts, fb.questions, fb.reasons)
     avoid = set(content_terms(" ".join(fb.questions))) if "new_angle" in feats else set()
     answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, r)
     premises = premises_for(facts, answer)
@@ -100,7 +125,7 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
         "context": " ".join(f.text for f in context_facts),
         "question": QUESTION_TYPES[qtype].format(a=topics[0], b=topics[1], c=topics[2]),
         "reference_answer": " ".join(f.text for f in answer),
-        "rubric": build_rubric(answer, premises, topics, feats, fb, stated_cap(text), r),
+        "rubric": build_rubric(answer, premises, topics, feats, fb, cap, r),
     }
     return render_json(example, feats, json_mode, r)
 

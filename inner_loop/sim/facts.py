@@ -77,7 +77,7 @@ def split_sections(paper_text: str) -> tuple[str, list[tuple[str, str]]]:
 
 def make_fact(index: int, sentence: str, heading: str) -> Fact | None:
     words = sentence.split()
-    if not 8 <= len(words) <= 70 or sentence.count("$") > 4:
+    if not 10 <= len(words) <= 70 or sentence.count("$") > 4:
         return None
     terms = tuple(dict.fromkeys(content_terms(sentence)))
     if len(terms) < 5:

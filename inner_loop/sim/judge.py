@@ -32,6 +32,7 @@ def item_met(criterion: str, weight: int, answer: str, answer_terms: set[str], r
 
 def judge(prompt: str, seed: int) -> str:
     rubric, answer = section(prompt, "Rubric"), section(prompt, "Answer")
+    answer = answer.split("\nReply with JSON only")[0]  # the protected prompt's closing line
     items = [(int(n), int(w), c.strip()) for n, w, c in ITEM_RE.findall(rubric)]
     answer_terms = set(content_terms(answer))
     r = rng("judge", seed, rubric, answer)

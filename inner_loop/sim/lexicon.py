@@ -55,6 +55,12 @@ FEATURES: dict[str, tuple[str, ...]] = {
         r"\b[2-5]\s*(?:-|–|to)\s*[3-6] negative",
         r"negative (?:items|criteria) (?:are )?required",
     ),
+    # challenger: asked for easy, general questions (a harmful edit)
+    "easy": (
+        r"(?:simple|simpler|easy|easier|accessible|basic|introductory) (?:question|example|one)",
+        r"(?:main|central|overall) idea of the paper",
+        r"answerable (?:by anyone|without the paper)",
+    ),
     # refinement: move to harder, more specific content after TOO EASY failures
     "escalate": (
         r"(?:harder|more specific|more obscure|deeper|less obvious) (?:question|detail|fact|angle|aspect)s?",

@@ -42,10 +42,14 @@ class Memory:
         return best if best_score >= 3.0 else ()
 
     def candidates(self, query_terms: set[str], query_rare: set[str], limit: int = 10) -> list[Fact]:
+        """The facts a question brings to mind: >= 2 shared terms, ranked by rarity of the overlap."""
         facts = self.best_paper(query_rare)
-        scored = [(len(query_terms & set(f.terms)), f.index, f) for f in facts]
-        scored = [s for s in scored if s[0] >= 2]
-        scored.sort(key=lambda s: (-s[0], s[1]))
+        scored = []
+        for f in facts:
+            shared = query_terms.intersection(f.terms)
+            if len(shared) >= 2:
+                scored.append((-sum(self.idf.get(t, 0.3) for t in shared), f.index, f))
+        scored.sort(key=lambda s: (s[0], s[1]))
         return [f for _, _, f in scored[:limit]]
 
 

@@ -6,16 +6,22 @@ import random
 
 from inner_loop.sim.facts import Fact
 from inner_loop.sim.feedback import Feedback
+from inner_loop.sim.text import content_terms
 
 WRONG_CLAIMS = ("has no measurable effect on the results", "is only used at test time",
                 "replaces the baseline entirely")
 
 
 def fact_criteria(fact: Fact, topics: list[str]) -> list[str]:
-    """Two checkable criteria per answer fact: the two halves of the paper's own sentence."""
+    """Checkable criteria for one answer fact: the halves of the paper's own sentence, or the
+    whole sentence when a half would carry fewer than three content terms of its own."""
     words = fact.text.rstrip(".").split()
     half = len(words) // 2
-    return [f"States that {' '.join(part[:18])}" for part in (words[:half], words[half:])]
+    parts = [words[:half], words[half:]]
+    topic_words = {w for t in topics for w in t.split()}
+    if any(len(set(content_terms(" ".join(p))) - topic_words) < 3 for p in parts):
+        parts = [words]
+    return [f"States that {' '.join(part[:24])}" for part in parts]
 
 
 def weights_for(n_core: int, n_other: int, cap: int, r: random.Random) -> list[int]:

@@ -170,6 +170,14 @@ class _Server(ThreadingHTTPServer):
         self.in_flight = self.max_in_flight = self.requests = 0
         self.faults_injected: Counter[str] = Counter()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):  # the client gave up first
+            if self.verbose:
+                sys.stderr.write(f"sim-serve: {client_address[0]} went away: {exc}\n")
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -64,8 +64,8 @@ def rubric_problems(example: dict, feats: frozenset[str], cap: int | None) -> li
 def verify(text: str, seed: int) -> str:
     instr = instruction_text(text)
     feats = features(text)
-    r = rng("verifier", seed, text)
     example = example_in(text)
+    r = rng("verifier", seed, json.dumps(example, sort_keys=True), sorted(feats), stated_cap(text))
     if example is None:
         problems = ["no example to review was found"]
     else:
