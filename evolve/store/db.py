@@ -3,8 +3,10 @@
 DuckDB lets one process hold a read-write connection; while it does, no other process may open
 the file at all. So:
 - The writer (evolve.store.writer.Store) keeps `autodata.duckdb` open for the whole run and,
-  after its write transactions, *publishes* a read snapshot: CHECKPOINT, copy the file to
-  `autodata.read.duckdb.tmp`, atomically rename it to `autodata.read.duckdb`. Publishing is
+  after its write transactions, *publishes* a read snapshot: `COPY FROM DATABASE` into a fresh
+  `autodata.read.duckdb.tmp`, then an atomic rename to `autodata.read.duckdb`. (Not a file copy:
+  DuckDB's lock is a POSIX fcntl lock, and closing ANY descriptor of the file in the writer's
+  process would silently drop it.) Publishing is
   throttled (SnapshotPublisher) and a pending change is published by a timer, so a snapshot is at
   most about `interval` seconds behind the last commit.
 - A reader (StoreReader) first tries `autodata.duckdb` read-only (fresh: works whenever no writer
@@ -16,7 +18,6 @@ the file at all. So:
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -77,9 +78,15 @@ class SnapshotPublisher:
     def publish(self) -> None:
         with self._lock:
             started = time.monotonic()
-            self._con.execute("CHECKPOINT")
             tmp = self.snapshot_path.with_name(SNAPSHOT_NAME + ".tmp")
-            shutil.copyfile(self._db_path, tmp)
+            for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            source = self._con.execute("SELECT current_database()").fetchone()[0]
+            self._con.execute(f"ATTACH '{_sql_path(tmp)}' AS autodata_snapshot")
+            try:
+                self._con.execute(f'COPY FROM DATABASE "{source}" TO autodata_snapshot')
+            finally:
+                self._con.execute("DETACH autodata_snapshot")
             os.replace(tmp, self.snapshot_path)
             self._last = time.monotonic()
             self._interval_s = max(self._min_interval_s, 10 * (self._last - started))
@@ -207,6 +214,10 @@ class StoreReader(Reads):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _try_read_only(path: Path) -> duckdb.DuckDBPyConnection | None:
