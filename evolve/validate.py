@@ -12,20 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict
-
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, load_harness
-
-
-class Change(BaseModel):
-    """One path git reports changed between the parent commit and the worktree."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: str  # git's letter: A (added), M (modified), D (deleted), R (renamed), T (type)
-    path: str
-    old_path: str | None = None  # for renames
+from evolve.repo import ChangedPath
 
 
 def _escapes(path: str) -> bool:
@@ -33,13 +22,13 @@ def _escapes(path: str) -> bool:
     return not path or p.is_absolute() or "\\" in path or ".." in p.parts
 
 
-def _path_reason(change: Change, manifest: Manifest) -> str | None:
+def _path_reason(change: ChangedPath, manifest: Manifest) -> str | None:
     for path in (change.path, change.old_path):
         if path is not None and _escapes(path):
             return f"path escapes the harness directory: {path}"
-    if change.status == "D" and change.path == MANIFEST:
+    if change.letter == "D" and change.path == MANIFEST:
         return f"manifest deleted: {MANIFEST}"
-    if change.status == "R" and MANIFEST in (change.path, change.old_path):
+    if change.letter in "RC" and MANIFEST in (change.path, change.old_path):
         return f"manifest renamed: {change.old_path} -> {change.path}"
     for path in (change.path, change.old_path):
         if path is not None and not manifest.is_editable(path):
@@ -47,24 +36,26 @@ def _path_reason(change: Change, manifest: Manifest) -> str | None:
     return None
 
 
-def _file_reason(root: Path, change: Change) -> str | None:
-    if change.status == "D":
+def _file_reason(root: Path, change: ChangedPath) -> str | None:
+    """Git's view of the new blob (mode, size, binary) and the file on disk must both be clean."""
+    if change.letter == "D":
         return None
     full = root / change.path
-    if full.is_symlink():
+    if change.symlink or full.is_symlink():
         return f"symlink not allowed: {change.path}"
-    if not full.is_file():
+    if change.submodule or not full.is_file():
         return f"not a regular file: {change.path}"
-    size = full.stat().st_size
+    size = max(change.size_bytes or 0, full.stat().st_size)
     if size > MAX_FILE_BYTES:
         return f"file too large: {change.path} ({size} bytes > {MAX_FILE_BYTES})"
-    if b"\0" in full.read_bytes():
+    if change.binary or b"\0" in full.read_bytes():
         return f"binary file not allowed: {change.path}"
     return None
 
 
-def check_changes(root: Path, manifest: Manifest, changes: Sequence[Change]) -> str | None:
-    """The reason the diff is not acceptable, or None. `manifest` is the PARENT's manifest."""
+def check_changes(root: Path, manifest: Manifest, changes: Sequence[ChangedPath]) -> str | None:
+    """The reason the diff is not acceptable, or None. `changes` are git's changed paths in the
+    scratch worktree `root` (HarnessRepo.changed_paths); `manifest` is the PARENT's manifest."""
     if not changes:
         return "no change"
     for change in changes:
@@ -89,7 +80,7 @@ def smoke_reason(record: EpisodeRecord) -> str | None:
     return f"smoke episode: {what}: {' '.join(str(record.error or '').split())[:300]}"
 
 
-def validate_candidate(root: Path, manifest: Manifest, changes: Sequence[Change],
+def validate_candidate(root: Path, manifest: Manifest, changes: Sequence[ChangedPath],
                        smoke: Callable[[Path], EpisodeRecord]) -> str | None:
     """Static checks, then `smoke(root)` (runs one episode, returns its EpisodeRecord)."""
     reason = check_changes(root, manifest, changes)

@@ -1,4 +1,7 @@
-"""validate.check_changes rejects each class of bad diff before anything is spent on it."""
+"""validate.check_changes rejects each class of bad diff before anything is spent on it.
+
+Diffs come from real git: a run's harness repo (evolve.repo) with a scratch worktree edited the
+way an implementer could (or could try to) edit it."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from inner_loop.harness import Manifest
 from inner_loop.episode import EpisodeRecord
-from evolve.validate import Change, check_changes, smoke_reason
+from inner_loop.harness import Manifest
+from evolve.repo import ChangedPath, HarnessRepo
+from evolve.validate import check_changes, smoke_reason
 
 MANIFEST = """\
 [harness]
@@ -25,85 +29,97 @@ variables = ["paper"]
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "wt"
-    (root / "prompts").mkdir(parents=True)
-    (root / "harness.toml").write_text(MANIFEST)
-    (root / "prompts" / "challenger.md").write_text("Read $paper and ask one hard question.\n")
-    (root / "agent.py").write_text("def run_episode(ctx):\n    return None\n")
-    return root
+def scratch(tmp_path: Path) -> tuple[HarnessRepo, Path]:
+    seed = tmp_path / "seed"
+    (seed / "prompts").mkdir(parents=True)
+    (seed / "harness.toml").write_text(MANIFEST)
+    (seed / "prompts" / "challenger.md").write_text("Read $paper and ask one hard question.\n")
+    (seed / "agent.py").write_text("def run_episode(ctx):\n    return None\n")
+    repo = HarnessRepo.init(tmp_path / "run", seed, "test-run")
+    return repo, repo.scratch(repo.seed_sha, "c1")
 
 
-def check(tree: Path, *changes: Change) -> str | None:
-    """Check the changed tree against the PARENT's manifest (the committed harness.toml)."""
+def check(scratch: tuple[HarnessRepo, Path]) -> str | None:
+    """Check the edited scratch against the PARENT's manifest (the committed harness.toml)."""
+    repo, tree = scratch
     manifest = Manifest.model_validate(tomllib.loads(MANIFEST))
-    return check_changes(tree, manifest, list(changes))
+    return check_changes(tree, manifest, repo.changed_paths(tree))
 
 
-def test_valid_prompt_edit_passes(tree: Path):
-    (tree / "prompts" / "challenger.md").write_text("Read $paper carefully.\n")
-    assert check(tree, Change(status="M", path="prompts/challenger.md")) is None
+def test_valid_prompt_edit_passes(scratch):
+    (scratch[1] / "prompts" / "challenger.md").write_text("Read $paper carefully.\n")
+    assert check(scratch) is None
 
 
-def test_empty_diff_is_no_change(tree: Path):
-    assert check(tree) == "no change"
+def test_new_editable_file_passes(scratch):
+    (scratch[1] / "helpers.py").write_text("X = 1\n")
+    assert check(scratch) is None
 
 
-def test_protected_path_is_rejected(tree: Path):
-    (tree / "harness.toml").write_text(MANIFEST.replace('"*.py"', '"**"'))
-    reason = check(tree, Change(status="M", path="harness.toml"))
-    assert reason == "protected path changed: harness.toml"
+def test_empty_diff_is_no_change(scratch):
+    assert check(scratch) == "no change"
 
 
-def test_deleted_manifest_is_rejected(tree: Path):
-    (tree / "harness.toml").unlink()
-    assert check(tree, Change(status="D", path="harness.toml")) == "manifest deleted: harness.toml"
+def test_protected_path_is_rejected(scratch):
+    (scratch[1] / "harness.toml").write_text(MANIFEST.replace('"*.py"', '"**"'))
+    assert check(scratch) == "protected path changed: harness.toml"
 
 
-def test_renamed_manifest_is_rejected(tree: Path):
-    (tree / "harness.toml").rename(tree / "manifest.py")
-    reason = check(tree, Change(status="R", path="manifest.py", old_path="harness.toml"))
-    assert reason == "manifest renamed: harness.toml -> manifest.py"
+def test_file_outside_the_globs_is_rejected(scratch):
+    (scratch[1] / "notes.txt").write_text("hello\n")
+    assert check(scratch) == "protected path changed: notes.txt"
+
+
+def test_deleted_manifest_is_rejected(scratch):
+    (scratch[1] / "harness.toml").unlink()
+    assert check(scratch) == "manifest deleted: harness.toml"
+
+
+def test_renamed_manifest_is_rejected(scratch):
+    (scratch[1] / "harness.toml").rename(scratch[1] / "manifest.py")
+    assert check(scratch) == "manifest renamed: harness.toml -> manifest.py"
 
 
 @pytest.mark.parametrize("path", ["../evil.py", "/tmp/evil.py", "prompts/../../x.md"])
-def test_escaping_path_is_rejected(tree: Path, path: str):
-    assert check(tree, Change(status="A", path=path)).startswith("path escapes")
+def test_escaping_path_is_rejected(scratch, path: str):
+    # git never reports such a path; the check still refuses one whatever produced it
+    change = ChangedPath(path=path, status="added", letter="A", old_mode="000000",
+                         new_mode="100644", symlink=False, submodule=False, binary=False,
+                         size_bytes=1, added_lines=1, deleted_lines=0)
+    manifest = Manifest.model_validate(tomllib.loads(MANIFEST))
+    assert check_changes(scratch[1], manifest, [change]).startswith("path escapes")
 
 
-def test_symlink_is_rejected(tree: Path, tmp_path: Path):
+def test_symlink_is_rejected(scratch, tmp_path: Path):
     (tmp_path / "target.md").write_text("x")
-    os.symlink(tmp_path / "target.md", tree / "prompts" / "link.md")
-    assert check(tree, Change(status="A", path="prompts/link.md")) == \
-        "symlink not allowed: prompts/link.md"
+    os.symlink(tmp_path / "target.md", scratch[1] / "prompts" / "link.md")
+    assert check(scratch) == "symlink not allowed: prompts/link.md"
 
 
-def test_binary_file_is_rejected(tree: Path):
-    (tree / "blob.py").write_bytes(b"x = 1\n\0\0\0")
-    assert check(tree, Change(status="A", path="blob.py")) == "binary file not allowed: blob.py"
+def test_binary_file_is_rejected(scratch):
+    (scratch[1] / "blob.py").write_bytes(b"x = 1\n\0\0\0")
+    assert check(scratch) == "binary file not allowed: blob.py"
 
 
-def test_oversized_file_is_rejected(tree: Path):
-    (tree / "prompts" / "big.md").write_text("x" * (256 * 1024 + 1))
-    assert check(tree, Change(status="A", path="prompts/big.md")).startswith(
-        "file too large: prompts/big.md")
+def test_oversized_file_is_rejected(scratch):
+    (scratch[1] / "prompts" / "big.md").write_text("x" * (256 * 1024 + 1))
+    assert check(scratch).startswith("file too large: prompts/big.md")
 
 
-def test_unknown_template_variable_fails_to_load(tree: Path):
-    (tree / "prompts" / "challenger.md").write_text("Read $paper and $secret.\n")
-    reason = check(tree, Change(status="M", path="prompts/challenger.md"))
+def test_unknown_template_variable_fails_to_load(scratch):
+    (scratch[1] / "prompts" / "challenger.md").write_text("Read $paper and $secret.\n")
+    reason = check(scratch)
     assert reason.startswith("harness does not load:") and "secret" in reason
 
 
-def test_syntax_error_fails_to_load(tree: Path):
-    (tree / "agent.py").write_text("def run_episode(ctx:\n")
-    reason = check(tree, Change(status="M", path="agent.py"))
-    assert reason.startswith("harness does not load: agent.py")
+def test_syntax_error_fails_to_load(scratch):
+    (scratch[1] / "agent.py").write_text("def run_episode(ctx:\n")
+    assert check(scratch).startswith("harness does not load: agent.py")
 
 
-def test_deleted_entry_fails_to_load(tree: Path):
-    (tree / "agent.py").unlink()
-    assert check(tree, Change(status="D", path="agent.py")).startswith("harness does not load")
+def test_deleted_entry_fails_to_load(scratch):
+    (scratch[1] / "agent.py").unlink()
+    assert check(scratch).startswith("harness does not load")
 
 
 def _episode(status: str, error: str | None = None) -> EpisodeRecord:

@@ -1,0 +1,88 @@
+"""`autodata evolve` (start an evolution run) and `autodata resume RUN_DIR` (continue one)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from inner_loop.config import ConfigError, load_config
+from evolve.run import RunSettings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evolve", help="evolve the harness: an outer-loop run in results/<run_id>/",
+        description="Meta-optimise the harness (paper §4): select a parent, run it on a train "
+        "minibatch, analyze, implement an edit, validate, score child and parent on the "
+        "validation papers, accept or reject. Progress on stderr; the summary on stdout.",
+    )
+    p.add_argument("--config", help="TOML config file (default: every role simulated)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. inner_loop.max_rounds=4; run.<field> sets "
+                        "run settings, e.g. run.validation_limit=5")
+    p.add_argument("--run-dir", help="run folder (default: results/<run_id>)")
+    p.add_argument("--iterations", type=int, help="iteration budget of the run")
+    p.add_argument("--concurrency", type=int, help="iterations in flight")
+    p.add_argument("--minibatch", type=int, help="train papers the parent runs per iteration")
+    p.add_argument("--repeats", type=int, help="evaluations per validation paper and candidate")
+    p.add_argument("--preset", choices=["deployed", "paper_prose"], help="acceptance thresholds")
+    p.add_argument("--acceptance", choices=["strict", "confident"], help="acceptance policy")
+    p.add_argument("--budget-usd", type=float, help="hard USD budget of the run")
+    p.add_argument("--seed", type=int, help="run seed")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=evolve_command)
+
+    r = sub.add_parser("resume", help="continue an interrupted evolution run",
+                       description="Re-enter every unfinished attempt of RUN_DIR where it stopped "
+                       "(git and DuckDB reconciled first) and run to the iteration budget.")
+    r.add_argument("run_dir", help="the run folder (results/<run_id>)")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.set_defaults(func=resume_command)
+
+
+FLAG_KEYS = {"iterations": "evolve.iterations", "concurrency": "evolve.concurrency",
+             "minibatch": "evolve.minibatch", "repeats": "evolve.repeats",
+             "preset": "inner_loop.preset", "acceptance": "evolve.acceptance",
+             "budget_usd": "budget.max_usd", "seed": "seed"}
+
+
+def split_overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, object]]:
+    """Config overrides (flags become `--set`s) and the `run.*` settings."""
+    config_sets, run_sets = [], {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if key.strip().startswith("run.") and sep:
+            try:
+                run_sets[key.strip()[4:]] = json.loads(value)
+            except json.JSONDecodeError:
+                run_sets[key.strip()[4:]] = value
+        else:
+            config_sets.append(item)
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            config_sets.append(f"{key}={json.dumps(value)}")
+    return config_sets, run_sets
+
+
+def evolve_command(args: argparse.Namespace) -> int:
+    from evolve.loop import start_run
+
+    config_sets, run_sets = split_overrides(args)
+    config = load_config(args.config, config_sets)
+    try:
+        settings = RunSettings.model_validate(run_sets)
+    except ValueError as exc:
+        raise ConfigError(f"--set run.*: {exc}") from None
+    summary = start_run(config, settings, Path(args.run_dir) if args.run_dir else None)
+    print(summary.model_dump_json(indent=2) if args.json else summary.text())
+    return 0
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    from evolve.loop import resume_run
+
+    summary = resume_run(Path(args.run_dir))
+    print(summary.model_dump_json(indent=2) if args.json else summary.text())
+    return 0
