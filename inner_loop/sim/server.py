@@ -159,6 +159,7 @@ class FaultPlan:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the stdlib default (5) drops SYNs under a burst of clients
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], options: SimServerOptions, verbose: bool):
