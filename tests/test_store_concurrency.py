@@ -127,3 +127,37 @@ def test_publishing_snapshots_never_drops_the_writers_lock(tmp_path):
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_threads_of_one_process_share_one_writer(tmp_path):
+    import threading
+
+    def episode(paper_id, accepted):
+        return {"paper_id": paper_id, "status": "done", "accepted": accepted, "duration_ms": 1.0,
+                "rounds": [{"index": 0, "outcome": "accepted" if accepted else "too_easy"}]}
+
+    def call(call_id):
+        return {"call_id": call_id, "role": "judge", "model": "sim-judge", "endpoint": "sim", "messages": [],
+                "started_at": "2025-01-01T00:00:00+00:00", "duration_ms": 1.0, "attempts": 1}
+
+    with Store.open(tmp_path, create=True, snapshot_interval_s=0.01) as store:
+        store.record_run("r", "{}", "tree", True)
+        store.record_seed("a" * 40)
+        errors = []
+
+        def work(t):
+            try:
+                for i in range(10):
+                    store.record_episode(episode(f"p{t}-{i}", i % 2 == 0), "seed", "validation", 0, 1)
+                    store.record_calls([call(f"k{t}-{i}-{j}") for j in range(3)], iteration=1)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert store.candidate_scores() == {"seed": (0.5, 80)}
+        assert store.query("SELECT count(*) AS n FROM llm_calls")[0]["n"] == 240
