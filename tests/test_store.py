@@ -311,3 +311,34 @@ def test_run_status_is_the_latest_run_event(store):
     assert (info["run_id"], info["status"], info["detail"], info["simulated"]) == (
         "run-1", "stopped", "USD budget spent", True)
     assert store.record_run("run-1", "{}", "tree0", True) is False
+
+
+def test_a_real_episode_record_is_stored_with_its_rounds(store):
+    from inner_loop.episode import EpisodeRecord, RoundRecord, RoleUsageRecord
+    from inner_loop.evaluation import SolverEval
+
+    weak = SolverEval(solver="weak", samples=[], scores=[0.2, 0.4, 0.3], avg=0.3, max=0.4, min=0.2, passed=True)
+    strong = SolverEval(solver="strong", samples=[], scores=[0.9, 0.8, 0.7], avg=0.8, max=0.9, min=0.7, passed=True)
+    record = EpisodeRecord(
+        paper_id="2401.00001", paper_title="A paper", method="agentic", preset="deployed", thresholds={},
+        max_rounds=3, status="accepted", accepted=True, accepted_round=2,
+        rounds=[RoundRecord(index=1, outcome="too_easy", failed_rule="weak_avg"),
+                RoundRecord(index=2, outcome="accepted", weak=weak, strong=strong)],
+        usage={"challenger": RoleUsageRecord(calls=2, cost_usd=0.5), "judge": RoleUsageRecord(cost_usd=0.25)},
+        duration_ms=1234.0, simulated=True,
+    )
+    store.record_episode(record.model_dump(mode="json"), "seed", "validation", 0, 1)
+    assert store.query("SELECT round, outcome, failed_rule, weak_avg, strong_avg FROM episode_rounds ORDER BY round") == [
+        {"round": 1, "outcome": "too_easy", "failed_rule": "weak_avg", "weak_avg": None, "strong_avg": None},
+        {"round": 2, "outcome": "accepted", "failed_rule": None, "weak_avg": 0.3, "strong_avg": 0.8}]
+    ep = store.query("SELECT status, accepted, rounds, cost_usd, duration_ms FROM episodes")[0]
+    assert ep == {"status": "accepted", "accepted": True, "rounds": 2, "cost_usd": 0.75, "duration_ms": 1234.0}
+    assert EpisodeRecord.model_validate_json(store.get_blob(store.query("SELECT record_blob FROM episodes")[0]["record_blob"])) == record
+
+
+@pytest.mark.parametrize("status", ["budget", "runtime_error"])
+def test_an_episode_cut_short_by_the_run_is_no_evaluation(store, status):
+    rec = {**episode("p1", False), "status": status}
+    store.record_episode(rec, "seed", "validation", 0, 1)
+    assert count(store, "episodes") == 1 and count(store, "evaluations") == 0
+    assert store.finished_evaluations() == set()

@@ -35,6 +35,10 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     "invalid": frozenset(), "rejected": frozenset(), "accepted": frozenset(),
 }
 
+# Episode statuses that say nothing about the candidate (the run's budget ran out, the trusted
+# runtime failed): the episode is recorded, but no evaluation, so resume scores that paper again.
+UNSCORED_STATUSES = frozenset({"budget", "runtime_error"})
+
 # The keys a call record (inner_loop.llm.accounting.CallRecord.model_dump()) may carry, plus the
 # context the Store adds. Anything else is refused, so no unexpected field (an API key) slips in.
 CALL_KEYS = frozenset({

@@ -217,7 +217,8 @@ class Store(Reads):
         """An episode, its rounds and its evaluation, in one transaction; returns the episode_id.
 
         Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
-        and the episode_id on record is returned."""
+        and the episode_id on record is returned. An episode whose status is in UNSCORED_STATUSES
+        (budget, runtime_error) is recorded without an evaluation: it is not the candidate's score."""
         record_json = rec.canonical_json(record)
         episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
                                            rec.sha256_hex(record_json))
@@ -231,6 +232,8 @@ class Store(Reads):
             rec.put_blobs(con, [record_json])
             rec.insert_row(con, "episodes", episode.model_dump())
             rec.insert_many(con, "episode_rounds", [r.model_dump() for r in rounds])
+            if episode.status in rec.UNSCORED_STATUSES:
+                return episode.episode_id
             rec.insert_row(con, "evaluations", {
                 "candidate_id": candidate_id, "paper_id": episode.paper_id, "purpose": purpose,
                 "repeat": repeat, "iteration": iteration, "accepted": episode.accepted,
