@@ -23,7 +23,7 @@ def _config(base_url: str, roles=("weak_solver",), **top) -> Config:
     for role in roles:
         config.roles[role] = RoleConfig(
             backend="openai", base_url=base_url, model=f"sim-{role}", temperature=1.0,
-            max_tokens=333, timeout_s=0.5, price_input_per_mtok=20.0, price_output_per_mtok=100.0,
+            max_tokens=333, timeout_s=10.0, price_input_per_mtok=20.0, price_output_per_mtok=100.0,
         )
     return config
 
@@ -149,14 +149,15 @@ def test_thirty_percent_faults_complete_every_request_and_every_fault_is_recorde
         with lock:
             records.append(r)
 
+    LLMClient(Config()).complete("weak_solver", HI)  # warm the in-process sim (it loads once)
     config = _config("http://unused", roles=("weak_solver", "judge"),
                      retry={"max_attempts": 8, "base_delay_s": 0.0})
     with SimServer(fault_rate=0.3, faults=("429", "500", "503", "timeout", "reset", "bad_json",
                                            "truncated", "empty_choices"),
-                   fault_seed=11, timeout_sleep_s=1.0, retry_after_s=0.0) as server:
+                   fault_seed=11, timeout_sleep_s=2.0, retry_after_s=0.0) as server:
         for rc in config.roles.values():
             if rc.backend == "openai":
-                rc.base_url, rc.timeout_s = server.base_url, 0.25
+                rc.base_url, rc.timeout_s = server.base_url, 0.5
         client = LLMClient(config, recorder=record, sleep=lambda s: None)
         jobs = [("weak_solver" if i % 3 else "judge", i) for i in range(60)]
         with ThreadPoolExecutor(max_workers=8) as pool:
