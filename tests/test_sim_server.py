@@ -142,44 +142,55 @@ def test_cli_serves_until_interrupted():
         assert proc.wait(timeout=10) == 0
 
 
-JUDGE_MESSAGES = [
-    {"role": "system", "content": "You are a strict grader. Judge each rubric criterion."},
-    {"role": "user", "content": (
-        "Question: Why does the ablation in Section 4 lower accuracy by 3.1 points?\n"
-        "Rubric: [{\"criterion\": \"names the removed attention layer\", \"weight\": 5, "
-        "\"category\": \"accuracy\"}, {\"criterion\": \"cites the 3.1 point drop\", \"weight\": 3, "
-        "\"category\": \"accuracy\"}]\n"
-        "Answer: Removing the cross-attention layer drops accuracy by 3.1 points.\n"
-        "Return JSON {\"scores\": [0 or 1 per criterion]}.")},
-]
-SOLVER_MESSAGES = [
-    {"role": "system", "content": "Answer the question with careful reasoning."},
-    {"role": "user", "content": "Context: a paper on sparse attention.\n"
-                                "Question: Why does removing cross-attention hurt accuracy?"},
-]
+
+def _protected_conversations():
+    """The solver and judge conversations exactly as the protected evaluation renders them."""
+    from inner_loop.evaluation import JUDGE_SCHEMA
+    from inner_loop.example import Example, RubricItem
+    from inner_loop.prompting import judge_messages, solver_messages
+
+    example = Example(
+        question_type="mechanism", reasoning_skills=["causal reasoning", "quantitative estimation"],
+        context="A vision transformer merges similar tokens between layers to save compute.",
+        question="Why does merging tokens early in the network cost more accuracy than merging late?",
+        reference_answer="Early layers still carry low-level spatial features that merging destroys.",
+        rubric=[
+            RubricItem(criterion="Explains that early layers hold low-level features", weight=5),
+            RubricItem(criterion="States that merged tokens lose spatial detail", weight=4),
+            RubricItem(criterion="Claims that merging improves accuracy", weight=-3),
+        ],
+    )
+    answer = "Early layers hold low-level features; merged tokens lose spatial detail."
+    return {
+        "weak_solver": (solver_messages(example), "text", None),
+        "judge": (judge_messages(example.rubric, example.question, answer), "json", JUDGE_SCHEMA),
+    }
 
 
-@pytest.mark.parametrize("role,messages,fmt", [
-    ("weak_solver", SOLVER_MESSAGES, "text"),
-    ("judge", JUDGE_MESSAGES, "json"),
-])
-def test_openai_client_over_http_matches_the_in_process_sim(role, messages, fmt):
+@pytest.mark.parametrize("role", ["weak_solver", "judge"])
+def test_openai_client_over_http_matches_the_in_process_sim(role):
     from inner_loop.config import Config
     from inner_loop.llm.client import LLMClient
 
+    messages, fmt, schema = _protected_conversations()[role]
     in_process = LLMClient(Config(seed=4))
-    schema = {"type": "object", "properties": {"scores": {"type": "array"}}} if fmt == "json" else None
     with SimServer() as server:
         http_config = Config(seed=4)
         sim_rc = http_config.roles[role]
         http_config.roles[role] = RoleConfig(
             backend="openai", base_url=server.base_url, model=f"sim-{role}",
-            temperature=sim_rc.temperature, max_tokens=sim_rc.max_tokens)
+            temperature=sim_rc.temperature, max_tokens=sim_rc.max_tokens, timeout_s=30.0)
         over_http = LLMClient(http_config)
+        answers = []
         for sample_index in range(3):
             kw = dict(response_format=fmt, json_schema=schema, sample_index=sample_index)
             a = in_process.complete(role, messages, **kw)
             b = over_http.complete(role, messages, **kw)
-            assert a.simulated and b.simulated
+            assert a.simulated and b.simulated and a.content
             assert (b.content, b.tool_calls, b.reasoning_content, b.finish_reason, b.usage) == (
                 a.content, a.tool_calls, a.reasoning_content, a.finish_reason, a.usage)
+            answers.append(a.content)
+    if role == "judge":
+        assert len(json.loads(answers[0])["judgments"]) == 3  # a real verdict per rubric item
+    else:
+        assert len(set(answers)) > 1  # samples differ by seed, which travels over HTTP
