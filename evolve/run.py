@@ -11,14 +11,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inner_loop.acceptance import thresholds_for
-from inner_loop.config import Config
+from inner_loop.config import BudgetConfig, Config
+from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
+from inner_loop.harness import HarnessInvalid, load_harness
+from inner_loop.llm.client import LLMClient
+from inner_loop.papers import select_papers
+from evolve.progress import RunProgress, RunSummary, summarize
+from evolve.repo import HarnessRepo
+from evolve.store import CallBuffer, Store
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"
@@ -187,3 +197,156 @@ def close_log(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
         handler.close()
         logger.removeHandler(handler)
+
+
+_TAG = re.compile(r"^it(\d+)/([^/]+)")
+
+
+def spent_so_far(store: Store) -> tuple[float, int]:
+    """(USD, uncached calls) already recorded for the run: budgets count across resumes."""
+    row = store.query("SELECT coalesce(sum(cost_usd), 0) AS usd, "
+                      "count(*) FILTER (WHERE NOT cached) AS calls FROM llm_calls")[0]
+    return float(row["usd"]), int(row["calls"])
+
+
+def budget_left(budget: BudgetConfig, usd: float, calls: int) -> BudgetConfig:
+    """What is left of the run's hard budgets (wall time counts per process)."""
+    return BudgetConfig(
+        max_usd=None if budget.max_usd is None else max(0.0, budget.max_usd - usd),
+        max_calls=None if budget.max_calls is None else max(0, budget.max_calls - calls),
+        max_wall_s=budget.max_wall_s,
+    )
+
+
+class RunContext:
+    """One process driving a run: config, store, harness repo, LLM client, papers, progress."""
+
+    def __init__(self, run_dir: Path, rc: RunConfig, store: Store, repo: HarnessRepo, *,
+                 show_progress: bool = True):
+        self.run_dir, self.rc, self.config = run_dir, rc, rc.config
+        self.store, self.repo = store, repo
+        self.log = open_log(run_dir, rc.run_id)
+        self.calls = CallBuffer(store)
+        self.usd_before, calls_before = spent_so_far(store)
+        budget = budget_left(self.config.budget, self.usd_before, calls_before)
+        self.client = LLMClient(self.config.model_copy(update={"budget": budget}),
+                                recorder=self._record, cache_path=run_dir / "llm_cache.sqlite")
+        s = rc.settings
+        self.train = select_papers(s.corpus_path, s.split_path, "train")
+        self.validation = select_papers(s.corpus_path, s.split_path, "validation",
+                                        limit=s.validation_limit)
+        self.progress = RunProgress(self.config.evolve.iterations, simulated=rc.simulated,
+                                    enabled=show_progress)
+        self.stop_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def _record(self, record: object) -> None:
+        row = record.model_dump(mode="json")  # type: ignore[attr-defined]
+        match = _TAG.match(row.get("tag", ""))
+        if match:
+            row["iteration"], row["candidate_id"] = int(match.group(1)), match.group(2)
+        self.calls(row)
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+                self.log.info("stopping: %s", reason)
+                self.progress.note(f"stopping: {reason}")
+
+    def export(self, candidate_id: str, tree: Path) -> Path:
+        """A clean copy of a candidate's files (no .git) under candidates/, for its episodes."""
+        dest = self.run_dir / "candidates" / candidate_id
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(tree, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        return dest
+
+    def drop_export(self, candidate_id: str) -> None:
+        shutil.rmtree(self.run_dir / "candidates" / candidate_id, ignore_errors=True)
+
+    def load_episode(self, candidate_id: str, paper_id: str, purpose: str,
+                     repeat: int) -> EpisodeRecord:
+        rows = self.store.query(
+            "SELECT e.record_blob FROM evaluations v JOIN episodes e USING (episode_id) "
+            "WHERE v.candidate_id = ? AND v.paper_id = ? AND v.purpose = ? AND v.repeat = ?",
+            [candidate_id, paper_id, purpose, repeat])
+        return EpisodeRecord.model_validate_json(self.store.get_blob(rows[0]["record_blob"]))
+
+    def best_score(self) -> float:
+        return max((s for s, _ in self.store.candidate_scores(accepted_only=True).values()),
+                   default=0.0)
+
+    def counts(self) -> dict[str, int]:
+        out = {"accepted": 0, "rejected": 0, "invalid": 0}
+        for row in self.store.candidate_statuses():
+            if row.candidate_id != "seed" and row.status in out:
+                out[row.status] += 1
+        return out
+
+    def spend_usd(self) -> float:
+        return self.usd_before + self.client.snapshot().total.cost_usd
+
+    def iteration_done(self, n: int, candidate_id: str, status: str) -> None:
+        done = len(self.store.query("SELECT iteration FROM iterations"))
+        self.log.info("iteration %d: %s %s", n, candidate_id, status)
+        self.progress.update(done, best=self.best_score(), counts=self.counts(),
+                             spend_usd=self.spend_usd(),
+                             event=f"iteration {n} {candidate_id} {status}")
+
+    def close(self) -> None:
+        self.calls.flush()
+        self.client.close()
+        self.progress.close()
+        close_log(self.log)
+
+
+def start_run(config: Config, settings: RunSettings, run_dir: Path | None = None, *,
+              show_progress: bool = True) -> RunSummary:
+    """A new run folder, then the run (`autodata evolve`)."""
+    try:
+        load_harness(settings.seed_harness)
+    except HarnessInvalid as exc:
+        raise UserError(f"seed harness {settings.seed_harness}: {exc}") from None
+    run_id = new_run_id(config.seed)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(run_id)
+    rc = make_run_config(config, settings, run_dir.name)
+    prepare_run_dir(run_dir, rc)
+    return drive(run_dir, rc, resumed=False, show_progress=show_progress)
+
+
+def resume_run(run_dir: Path, *, show_progress: bool = True) -> RunSummary:
+    """Continue a run from its folder (`autodata resume`)."""
+    return drive(Path(run_dir), read_run_config(Path(run_dir)), resumed=True,
+                 show_progress=show_progress)
+
+
+def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -> RunSummary:
+    """Under the run lock: git and DuckDB reconciled, then the loop, then the summary."""
+    from evolve.loop import evolve
+
+    with RunLock(run_dir):
+        repo = HarnessRepo.init(run_dir, rc.settings.seed_harness, rc.run_id)
+        store = Store.open(run_dir, create=True)
+        try:
+            store.record_run(rc.run_id, rc.model_dump_json(), repo.tree_sha(repo.seed_sha),
+                             rc.simulated)
+            report = repo.reconcile(store)
+            store.record_run_event("resumed" if resumed else "running")
+            ctx = RunContext(run_dir, rc, store, repo, show_progress=show_progress)
+            ctx.log.info("%s run %s; reconcile: %s", "resumed" if resumed else "started",
+                         rc.run_id, report.model_dump_json())
+            try:
+                evolve(ctx)
+            except BaseException as exc:
+                store.record_run_event("failed", f"{type(exc).__name__}: {exc}"[:500])
+                raise
+            finally:
+                ctx.close()
+            store.record_run_event("stopped" if ctx.stop_reason else "finished",
+                                   ctx.stop_reason or "")
+            return summarize(store, run_id=rc.run_id, run_dir=str(run_dir),
+                             status="stopped: budget" if ctx.stop_reason else "finished",
+                             detail=ctx.stop_reason or "", simulated=rc.simulated,
+                             iteration_budget=rc.config.evolve.iterations)
+        finally:
+            store.close()

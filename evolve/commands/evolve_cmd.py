@@ -67,7 +67,7 @@ def split_overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, obje
 
 
 def evolve_command(args: argparse.Namespace) -> int:
-    from evolve.loop import start_run
+    from evolve.run import start_run
 
     config_sets, run_sets = split_overrides(args)
     config = load_config(args.config, config_sets)
@@ -81,7 +81,7 @@ def evolve_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from evolve.loop import resume_run
+    from evolve.run import resume_run
 
     summary = resume_run(Path(args.run_dir))
     print(summary.model_dump_json(indent=2) if args.json else summary.text())

@@ -1,0 +1,356 @@
+"""The outer loop: meta-optimisation of the harness (paper §4, design §1).
+
+`iterate` is one iteration and reads like the paper's algorithm: select a parent, run it on a
+train minibatch, analyze, implement, validate, score child and parent, decide, record. `evolve`
+scores the seed harness and runs iterations 1..N, `concurrency` (K) at a time.
+
+Determinism. Iteration n's candidate id, rng, parent, minibatch and smoke paper depend only on
+(run seed, n) and on iterations ≤ n − K: iteration n starts once all of those have finished and
+reads exactly them (`view_of`), never an iteration that merely happened to finish sooner. With a
+fixed seed on a deterministic backend (the sim) the lineage is the same whatever the thread timing
+and however often the run is killed and resumed.
+
+Resume. Every step is skipped when the attempt's recorded state shows it done; facts (diagnosis,
+diff, evaluations) come back from the store, the scratch worktree is rebuilt from the recorded
+diff, and an episode already recorded for (candidate, paper, purpose, repeat) is never re-run.
+
+Repeats. Everything evaluated at iteration n uses repeats n·R … n·R+R−1 (the seed: 0 … R−1);
+a repeat shifts the sample indices of its episode's calls, so it is an independent draw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inner_loop.episode import EpisodeRecord
+from inner_loop.harness import Manifest, load_harness
+from inner_loop.llm.types import BudgetExceeded
+from inner_loop.papers import Paper
+from inner_loop.runner import run_episode
+from evolve.analyzer import DiagnosisUnparseable, history_line, run_analyzer
+from evolve.implementer import Workspace, list_harness_files, run_implementer
+from evolve.policy import decide as policy_decide
+from evolve.selection import select_parent
+from evolve.validate import check_changes, smoke_reason
+
+if TYPE_CHECKING:
+    from evolve.run import RunContext
+
+REPEAT_STRIDE = 10_000  # sample-index shift per repeat (inner-loop indices stay far below it)
+DECIDED = ("invalid", "rejected", "committing", "accepted")
+ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")
+_REFUSED = re.compile(r"\[refused (?:escape|protected) path (.+)\]$")
+
+
+def candidate_id(seed: int, n: int) -> str:
+    return f"c{n:04d}-{hashlib.sha256(f'autodata-candidate:{seed}:{n}'.encode()).hexdigest()[:6]}"
+
+
+def iteration_rng(seed: int, n: int) -> random.Random:
+    digest = hashlib.sha256(f"autodata-iteration:{seed}:{n}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class RepeatClient:
+    """The run's client as repeat `repeat` of an episode sees it: sample indices shifted."""
+
+    def __init__(self, client: Any, repeat: int):
+        self._client, self._offset = client, repeat * REPEAT_STRIDE
+        self.config = client.config
+
+    def build_request(self, role: str, messages: Any, **kwargs: Any) -> Any:
+        kwargs["sample_index"] = kwargs.get("sample_index", 0) + self._offset
+        return self._client.build_request(role, messages, **kwargs)
+
+    def send(self, request: Any, *, tag: str = "") -> Any:
+        return self._client.send(request, tag=tag)
+
+    def complete(self, role: str, messages: Any, *, tag: str = "", **kwargs: Any) -> Any:
+        return self.send(self.build_request(role, messages, **kwargs), tag=tag)
+
+
+@dataclass(frozen=True)
+class View:
+    """What iteration n may know: every evaluation and outcome of iterations ≤ `upto`."""
+
+    upto: int
+    accepted: tuple[str, ...]
+    passes: dict[str, list[float]]  # candidate -> pass (1.0) / fail (0.0) per evaluation
+    history: tuple[str, ...]
+
+    def scores(self) -> dict[str, float]:
+        return {c: sum(self.passes[c]) / len(self.passes[c]) for c in self.accepted
+                if self.passes.get(c)}
+
+
+def view_of(ctx: RunContext, upto: int) -> View:
+    passes: dict[str, list[float]] = {}
+    for r in ctx.store.query(
+            "SELECT candidate_id, accepted FROM evaluations WHERE purpose = 'validation' "
+            "AND iteration <= ? ORDER BY candidate_id, paper_id, repeat", [upto]):
+        passes.setdefault(r["candidate_id"], []).append(1.0 if r["accepted"] else 0.0)
+    rows = ctx.store.query("SELECT * FROM iterations WHERE iteration <= ? ORDER BY iteration",
+                           [upto])
+    accepted = ("seed",) + tuple(r["candidate_id"] for r in rows if r["status"] == "accepted")
+    history = tuple(history_line(r["iteration"], r["parent_id"], r["status"], r["summary"],
+                                 r["parent_score"], r["child_score"]) for r in rows)
+    return View(upto, accepted, passes, history)
+
+
+@dataclass
+class Attempt:
+    """One iteration's attempt: its selection and the state the store has it in."""
+
+    n: int
+    cid: str
+    parent: str
+    parent_sha: str
+    minibatch: list[Paper]
+    smoke_paper: Paper
+    view: View
+    manifest: Manifest
+    state: str | None = None
+    status: Any = None
+    tree: Path | None = None
+    summary: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def refresh(self, ctx: RunContext) -> "Attempt":
+        self.status = ctx.store.candidate_status(self.cid)
+        self.state = self.status.state
+        self.summary = self.status.summary or ""
+        return self
+
+    @property
+    def decided(self) -> bool:
+        return self.state in DECIDED
+
+    def before(self, state: str) -> bool:
+        """Not decided and not yet at `state`: the step that leads there is still to do."""
+        return not self.decided and ORDER.index(self.state) < ORDER.index(state)
+
+    def scratch(self, ctx: RunContext) -> Path:
+        """The candidate's files: the implementer's scratch, or rebuilt from the recorded diff."""
+        if self.tree is None:
+            blob = self.status.diff_blob
+            diff = ctx.store.get_blob(blob) if blob else None
+            self.tree = ctx.repo.scratch(self.parent_sha, self.cid, diff)
+        return self.tree
+
+
+def iterate(ctx: RunContext, n: int) -> None:
+    """One iteration of the outer loop (paper §4), re-entered at the state a crash left it in."""
+    a = select(ctx, n)  # 1. parent p ∝ exp(score / T) among accepted candidates; minibatch
+    if a.before("proposed"):
+        propose(ctx, a)  # 2. parent on the minibatch  3. analyzer  4. implementer
+    if a.before("scoring"):
+        validate(ctx, a)  # 5. paths, load_harness, smoke episode
+    if a.before("scored"):
+        score(ctx, a)  # 6. child and parent on the validation papers
+    if not a.decided:
+        decide(ctx, a)  # 7. strict | confident; accepted → commit + ref
+    finish(ctx, a)  # 8. the iteration row: the history line later analyzers read
+
+
+def select(ctx: RunContext, n: int) -> Attempt:
+    ev = ctx.config.evolve
+    cid, rng = candidate_id(ctx.config.seed, n), iteration_rng(ctx.config.seed, n)
+    view = view_of(ctx, max(0, n - ev.concurrency))
+    parent = select_parent(view.scores(), ev.selection_temperature, rng)
+    minibatch = rng.sample(ctx.train, min(ev.minibatch, len(ctx.train)))
+    smoke_paper = rng.choice(ctx.train)
+    ctx.store.record_candidate(n, cid, parent)
+    parent_sha = ctx.repo.ref_sha(parent)
+    if parent_sha is None:
+        raise RuntimeError(f"accepted candidate {parent} has no git ref (reconcile first)")
+    manifest = load_harness(ctx.repo.checkout(parent_sha)).manifest
+    ctx.log.info("iteration %d: %s selected parent %s", n, cid, parent)
+    return Attempt(n, cid, parent, parent_sha, minibatch, smoke_paper, view, manifest).refresh(ctx)
+
+
+def propose(ctx: RunContext, a: Attempt) -> None:
+    parent_dir = ctx.repo.checkout(a.parent_sha)
+    jobs = [(a.parent, parent_dir, p, a.n * ctx.config.evolve.repeats) for p in a.minibatch]
+    records = run_jobs(ctx, jobs, "minibatch", a.n, load=True)
+    ctx.store.record_candidate_event(a.cid, "proposing")
+    files = list_harness_files(parent_dir, a.manifest)
+    try:
+        diagnosis = run_analyzer(ctx.client, records, a.view.history, files,
+                                 tag=f"it{a.n}/{a.cid}/analyzer")
+    except DiagnosisUnparseable as exc:
+        ctx.store.record_decision(a.cid, "invalid", exc.reason)
+        a.refresh(ctx)
+        return
+    a.tree = ctx.repo.scratch(a.parent_sha, a.cid)
+    result = run_implementer(ctx.client, Workspace(a.tree, a.manifest), diagnosis,
+                             a.view.history, tag=f"it{a.n}/{a.cid}/implementer")
+    summary = " ".join((result.summary or diagnosis.summary).split())[:300] or "-"
+    if result.refusals:
+        r = result.refusals[0]
+        summary += f" [refused {r.kind} path {r.path}]"
+    changes = ctx.repo.changed_paths(a.tree)
+    ctx.store.record_proposal(a.cid, ctx.repo.diff(a.tree), diagnosis.model_dump_json(),
+                              summary, [c.model_dump() for c in changes])
+    a.refresh(ctx)
+
+
+def validate(ctx: RunContext, a: Attempt) -> None:
+    tree = a.scratch(ctx)
+    changes = ctx.repo.changed_paths(tree)
+    if not changes:
+        refused = _REFUSED.search(a.summary)
+        reason = f"implementer attempted protected path {refused.group(1)}" if refused \
+            else "no change"
+    else:
+        ctx.store.record_candidate_event(a.cid, "validating")
+        reason = check_changes(tree, a.manifest, changes) or _smoke(ctx, a, tree)
+    if reason:
+        ctx.store.record_decision(a.cid, "invalid", reason)
+        ctx.log.info("iteration %d: %s invalid: %s", a.n, a.cid, reason)
+    a.refresh(ctx)
+
+
+def _smoke(ctx: RunContext, a: Attempt, tree: Path) -> str | None:
+    one_round = ctx.config.inner_loop.model_copy(update={"max_rounds": 1})
+    config = ctx.config.model_copy(update={"inner_loop": one_round})
+    job = (a.cid, ctx.export(a.cid, tree), a.smoke_paper, a.n * ctx.config.evolve.repeats)
+    return smoke_reason(run_jobs(ctx, [job], "smoke", a.n, load=True, config=config)[0])
+
+
+def score(ctx: RunContext, a: Attempt) -> None:
+    ctx.store.record_candidate_event(a.cid, "scoring")
+    child_dir = ctx.export(a.cid, a.scratch(ctx))
+    parent_dir = ctx.repo.checkout(a.parent_sha)
+    repeats = range(a.n * ctx.config.evolve.repeats, (a.n + 1) * ctx.config.evolve.repeats)
+    jobs = [(cid, d, p, r) for cid, d in ((a.cid, child_dir), (a.parent, parent_dir))
+            for p in ctx.validation for r in repeats]
+    run_jobs(ctx, jobs, "validation", a.n)
+    ctx.store.record_candidate_event(a.cid, "scored")
+    a.refresh(ctx)
+
+
+def _by_paper(ctx: RunContext, candidate: str, upto: int, n: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for r in ctx.store.query(
+            "SELECT paper_id, accepted FROM evaluations WHERE candidate_id = ? AND purpose = "
+            "'validation' AND (iteration <= ? OR iteration = ?) ORDER BY paper_id, repeat",
+            [candidate, upto, n]):
+        out.setdefault(r["paper_id"], []).append(1.0 if r["accepted"] else 0.0)
+    return out
+
+
+def decide(ctx: RunContext, a: Attempt) -> None:
+    ev = ctx.config.evolve
+    child = _by_paper(ctx, a.cid, -1, a.n)
+    parent = _by_paper(ctx, a.parent, a.view.upto, a.n)
+    d = policy_decide(ev.acceptance, child, parent, ev.confidence)
+    if not d.accepted:
+        ctx.store.record_decision(a.cid, "rejected", d.detail, d.policy, d.child_mean,
+                                  d.parent_mean)
+    else:
+        ctx.store.record_decision(a.cid, "accepted", d.detail, d.policy, d.child_mean,
+                                  d.parent_mean)
+        sha = ctx.repo.commit_candidate(a.scratch(ctx), a.parent_sha, a.cid, a.n,
+                                        d.child_mean, a.summary)
+        ctx.store.record_commit(a.cid, sha)
+    ctx.log.info("iteration %d: %s %s: %s", a.n, a.cid,
+                 "accepted" if d.accepted else "rejected", d.detail)
+    a.refresh(ctx)
+
+
+def finish(ctx: RunContext, a: Attempt) -> None:
+    s = a.status
+    summary = a.summary or "-"
+    if s.status == "invalid":
+        summary = f"{summary} (invalid: {s.reason})"
+    parent_score = s.parent_mean if s.parent_mean is not None else a.view.scores().get(a.parent)
+    ctx.store.record_iteration(a.n, a.cid, a.parent, s.status, summary, parent_score,
+                               s.child_mean)
+    ctx.repo.remove_scratch(a.cid)
+    ctx.drop_export(a.cid)
+    ctx.iteration_done(a.n, a.cid, s.status)
+
+
+Job = tuple[str, Path, Paper, int]  # (candidate_id, harness dir, paper, repeat)
+
+
+def run_jobs(ctx: RunContext, jobs: Sequence[Job], purpose: str, iteration: int, *,
+             load: bool = False, config: Any = None) -> list[EpisodeRecord]:
+    """Episodes of `jobs`; any (candidate, paper, purpose, repeat) already recorded is skipped.
+
+    An episode stopped by the budget is not recorded; BudgetExceeded is raised after the batch.
+    With `load`, returns every job's record as stored (fresh or from before a crash)."""
+    done = ctx.store.finished_evaluations()
+    todo = [j for j in jobs if (j[0], j[2].id, purpose, j[3]) not in done]
+
+    def work(job: Job) -> EpisodeRecord:
+        cid, harness_dir, paper, repeat = job
+        record = run_episode(paper, harness_dir, config=config or ctx.config,
+                             client=RepeatClient(ctx.client, repeat), harness_version=cid,
+                             workdir_root=ctx.run_dir / "work",
+                             tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
+        if record.status != "budget":
+            ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
+                                     iteration)
+        return record
+
+    workers = max(1, min(ctx.config.inner_loop.concurrency, len(todo)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
+        stopped = [r for r in pool.map(work, todo) if r.status == "budget"]
+    if stopped:
+        raise BudgetExceeded(stopped[0].error or "budget exceeded")
+    return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
+
+
+def score_seed(ctx: RunContext) -> None:
+    """The seed harness (candidate `seed`, iteration 0) on the validation papers."""
+    seed_dir = ctx.repo.checkout(ctx.repo.seed_sha)
+    jobs = [("seed", seed_dir, p, r) for p in ctx.validation
+            for r in range(ctx.config.evolve.repeats)]
+    run_jobs(ctx, jobs, "validation", 0)
+
+
+def schedule(ctx: RunContext) -> None:
+    """Iterations 1..N, K at a time; iteration n starts once every iteration ≤ n − K is done."""
+    ev = ctx.config.evolve
+    finished = {r["iteration"] for r in ctx.store.query("SELECT iteration FROM iterations")}
+    futures: dict[int, Future] = {}
+    with ThreadPoolExecutor(ev.concurrency, thread_name_prefix="iteration") as pool:
+        for n in range(1, ev.iterations + 1):
+            _wait(futures, n - ev.concurrency)
+            if ctx.stop_reason is not None:
+                break
+            if n not in finished:
+                futures[n] = pool.submit(_guarded, ctx, n)
+        _wait(futures, ev.iterations)
+
+
+def _wait(futures: dict[int, Future], upto: int) -> None:
+    for n in sorted(futures):
+        if n <= upto:
+            futures[n].result()
+
+
+def _guarded(ctx: RunContext, n: int) -> None:
+    try:
+        iterate(ctx, n)
+    except BudgetExceeded as exc:
+        ctx.stop(f"budget: {exc}")
+
+
+def evolve(ctx: RunContext) -> None:
+    """The run: the seed scored on the validation papers, then the iterations."""
+    try:
+        score_seed(ctx)
+    except BudgetExceeded as exc:
+        ctx.stop(f"budget: {exc}")
+        return
+    ctx.progress.note(f"seed harness: validation pass rate {ctx.best_score():.1%}")
+    schedule(ctx)
