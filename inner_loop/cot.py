@@ -16,15 +16,15 @@ from typing import Any
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
-from inner_loop.dispatch import (
-    EpisodeClient, evaluate_with_retry, guard_with_retry, parse_example_arg,
-)
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.example import Example
 from inner_loop.harness import Harness, HarnessInvalid, PromptRenderError, load_harness
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.runner import base_record
+from inner_loop.steps import (
+    EpisodeClient, evaluate_with_retry, guard_with_retry, parse_example_arg,
+)
 
 CONFINEMENT = "none needed: the CoT baseline runs no harness code (protected runtime only)"
 

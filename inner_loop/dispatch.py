@@ -19,23 +19,23 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
-from inner_loop.episode import EpisodeRecord, RoleUsageRecord, RoundRecord
-from inner_loop.evaluation import InfrastructureError, SolverEval, evaluate_solver
+from inner_loop.episode import EpisodeRecord, RoundRecord
+from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
-from inner_loop.guard import GuardResult, final_guard
-from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse, Message, ToolSpec
-from inner_loop.parsing import ParseFailure, extract_json_object, parse_example
+from inner_loop.guard import GuardResult
+from inner_loop.llm.types import FatalLLMError, Message, ToolSpec
+from inner_loop.parsing import ParseFailure, extract_json_object
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
+from inner_loop.steps import EpisodeClient, evaluate_with_retry, guard_with_retry, \
+    parse_example_arg
 
 ANSWER_CHARS = 1500
 FEEDBACK_CHARS = 4000
-INFRA_ATTEMPTS = 2  # an infrastructure failure is retried once more, then recorded
 
 
 class EpisodeEnd(Exception):
@@ -44,51 +44,6 @@ class EpisodeEnd(Exception):
     def __init__(self, reply: Any = None):
         super().__init__("episode ended")
         self.reply = reply
-
-
-class EpisodeClient:
-    """The run's LLMClient as one episode sees it: same calls, tagged, usage counted per role."""
-
-    def __init__(self, client: Any, tag: str):
-        self._client = client
-        self.config = client.config
-        self.tag = tag
-        self.usage: dict[str, RoleUsageRecord] = {}
-        self._lock = threading.Lock()
-
-    def build_request(self, *args: Any, **kwargs: Any) -> LLMRequest:
-        return self._client.build_request(*args, **kwargs)
-
-    def complete(self, role: str, messages: Any, *, tools: Any = None,
-                 response_format: str = "text", json_schema: Any = None,
-                 sample_index: int = 0, tag: str = "") -> LLMResponse:
-        request = self._client.build_request(
-            role, messages, tools=tools, response_format=response_format,
-            json_schema=json_schema, sample_index=sample_index)
-        return self.send(request, tag=tag)
-
-    def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
-        full_tag = f"{self.tag}/{tag}" if tag else self.tag
-        try:
-            response = self._client.send(request, tag=full_tag)
-        except FatalLLMError:
-            self._count(request.role, None)
-            raise
-        self._count(request.role, response)
-        return response
-
-    def _count(self, role: str, response: LLMResponse | None) -> None:
-        with self._lock:
-            u = self.usage.setdefault(role, RoleUsageRecord())
-            if response is None:
-                u.failed_calls += 1
-            elif response.cached:
-                u.cached_calls += 1
-            else:
-                u.calls += 1
-                u.input_tokens += response.usage.input_tokens
-                u.output_tokens += response.usage.output_tokens
-                u.cost_usd += response.cost_usd
 
 
 def _flat_tool_call(call: Any) -> dict[str, Any]:
@@ -152,42 +107,6 @@ def eval_reply(ev: SolverEval, example: Example) -> dict[str, Any]:
     return {"ok": True, "solver": ev.solver, "scores": ev.scores, "avg": ev.avg, "max": ev.max,
             "min": ev.min, "passed": ev.passed, "failed_rule": ev.failed_rule,
             "items_met": items_met, "answers": [s.answer[:ANSWER_CHARS] for s in ev.samples]}
-
-
-def evaluate_with_retry(example: Example, solver: str, *, client: Any, config: Config,
-                        thresholds: Any, weak_eval: SolverEval | None = None,
-                        tag: str = "") -> tuple[SolverEval | None, str | None]:
-    """(SolverEval, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
-    last = ""
-    for _ in range(INFRA_ATTEMPTS):
-        try:
-            return evaluate_solver(example, solver, client=client, config=config,  # type: ignore[arg-type]
-                                   thresholds=thresholds, weak_eval=weak_eval, tag=tag), None
-        except (InfrastructureError, FatalLLMError) as exc:
-            last = str(exc)
-    return None, f"infrastructure: {last}"
-
-
-def guard_with_retry(example: Example, *, client: Any, config: Config,
-                     tag: str = "final_guard") -> tuple[GuardResult | None, str | None]:
-    """(GuardResult, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
-    last = ""
-    for _ in range(INFRA_ATTEMPTS):
-        try:
-            return final_guard(example, client=client, config=config, tag=tag), None
-        except (InfrastructureError, FatalLLMError) as exc:
-            last = str(exc)
-    return None, f"infrastructure: {last}"
-
-
-def parse_example_arg(value: Any) -> tuple[Example | None, str | None]:
-    """The example a harness passed (JSON object or text), or (None, reason)."""
-    if not isinstance(value, (str, dict)):
-        return None, "the example must be a JSON object or a string holding one"
-    try:
-        return parse_example(value), None
-    except ParseFailure as exc:
-        return None, exc.reason
 
 
 class Dispatcher:
@@ -393,7 +312,8 @@ class Dispatcher:
                               if rnd.strong is None else "passed; never submitted")
             elif rnd.verifier_verdict == "FAIL":
                 rnd.outcome = "failed_quality_check"
-                rnd.reason = "verifier: " + " ".join((rnd.verifier_feedback or "FAIL").split())[:300]
+                feedback = " ".join((rnd.verifier_feedback or "FAIL").split())
+                rnd.reason = "verifier: " + feedback[:300]
             elif rnd.parse_error:
                 rnd.outcome, rnd.reason = "parse_error", rnd.parse_error
             else:

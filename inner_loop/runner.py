@@ -21,13 +21,14 @@ from typing import Any
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
-from inner_loop.dispatch import Dispatcher, EpisodeClient, EpisodeEnd
+from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import Harness, HarnessInvalid, load_harness
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
 from inner_loop.sandbox import ChildProcess, Limits, start_child
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
+from inner_loop.steps import EpisodeClient
 
 CPU_SLACK_S = 10
 Progress = Callable[[int, int, EpisodeRecord], None]

@@ -10,14 +10,14 @@ import pytest
 
 from inner_loop.acceptance import full_check, thresholds_for
 from inner_loop.config import Config, load_config
-from inner_loop.dispatch import Dispatcher, EpisodeClient, EpisodeEnd, normalise_messages, \
-    parse_verdict
+from inner_loop.dispatch import Dispatcher, EpisodeEnd, normalise_messages, parse_verdict
 from inner_loop.evaluation import summarise
 from inner_loop.guard import structural_problems
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
 from inner_loop.runner import run_episode, run_episodes
 from inner_loop.scoring import score
+from inner_loop.steps import EpisodeClient
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "harness"

@@ -165,6 +165,20 @@ def test_writes_outside_the_working_dir_fail(tmp_path: Path, runner_state: None)
     assert (tmp_path / "harness" / "agent.py").read_text() == own_code
 
 
+@requires_landlock
+def test_runtime_and_system_secrets_are_unreadable(tmp_path: Path, runner_state: None) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    paths = [repo / "inner_loop" / "sim" / "__init__.py", repo / "pyproject.toml",
+             Path("/etc/shadow"), secret]
+    paths = [p for p in paths if p.exists()]
+    record = _run("reader", tmp_path, abstract=" ".join(map(str, paths)))
+    logs = _logs(record)
+    assert {str(p): logs[str(p)] for p in paths} == {str(p): "DENIED PermissionError"
+                                                     for p in paths}
+
+
 def test_tcp_connections_are_refused(tmp_path: Path, runner_state: None) -> None:
     if LANDLOCK_ABI < 4 and "seccomp" not in _run("crash", tmp_path / "probe").confinement:
         pytest.skip("neither Landlock ABI >= 4 nor seccomp here")

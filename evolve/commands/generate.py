@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "papers already in DIR/episodes.jsonl are skipped.",
     )
     p.add_argument("--papers", metavar="FILE", help="paper corpus (default: the bundled one)")
-    p.add_argument("--format", choices=FORMATS, default=None, help="corpus format (default: detect)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="corpus format (default: detect)")
     p.add_argument("--split", metavar="FILE", help="split file (default: the bundled split; "
                    "with --papers and no --split, every paper of FILE is used)")
     p.add_argument("--subset", choices=("train", "validation"), default="validation")

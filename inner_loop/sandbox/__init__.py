@@ -51,10 +51,13 @@ class Limits:
 
 
 def filesystem_policy(harness_dir: Path, workdir: Path) -> dict:
-    """Landlock rules: read+execute beneath the harness, the Python install and the runtime
-    package; read-write beneath the working dir only; a few device files."""
+    """Landlock rules: read+execute beneath the harness, the Python install and the sandbox's own
+    code; read-write beneath the working dir only; a few device files. The rest of the runtime
+    (the simulated world, protected prompts, the repo around it) stays unreadable: the child has
+    imported everything it needs before it confines itself."""
     read_only = [str(harness_dir), sys.prefix, sys.base_prefix, sys.exec_prefix,
-                 sys.base_exec_prefix, str(Path(sys.executable).resolve().parent), str(PACKAGE_DIR)]
+                 sys.base_exec_prefix, str(Path(sys.executable).resolve().parent),
+                 str(PACKAGE_DIR / "sandbox")]
     read_only += SYSTEM_READ_ONLY
     unique = list(dict.fromkeys(p for p in read_only if os.path.exists(p)))
     return {"read_only": unique, "read_write": [str(workdir)],

@@ -50,7 +50,7 @@ def available() -> tuple[bool, str]:
 
 
 def _assemble(program: list) -> bytes:
-    """Resolve labels: items are (code, k, jt, jf) with jt/jf ints or label names, or a label str."""
+    """Resolve labels: items are (code, k, jt, jf), jt/jf ints or label names, or a label."""
     labels, pos = {}, 0
     for item in program:
         if isinstance(item, str):
