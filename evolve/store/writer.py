@@ -74,7 +74,10 @@ class Store(Reads):
 
     def publish_snapshot(self) -> None:
         """Publish the read snapshot now (it is otherwise published at most every interval)."""
-        self._publisher.publish()
+        with self._lock:
+            if self._closed:
+                raise ValueError("store is closed")
+            self._publisher.publish()
 
     def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self._lock:
