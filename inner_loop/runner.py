@@ -161,7 +161,14 @@ def run_episodes(papers: Sequence[Paper], harness_dir: str | Path, *, config: Co
                 progress(done, len(papers), record)
 
     workers = max(1, min(config.inner_loop.concurrency, len(papers) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="episode") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="episode")
+    try:
         for future in [pool.submit(work, i) for i in range(len(papers))]:
             future.result()
+    except BaseException:
+        # Ctrl-C or a failing progress callback: start nothing new; episodes in flight end
+        # within their own deadline (their children are killed by run_episode's cleanup).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [r for r in results if r is not None]
