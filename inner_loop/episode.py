@@ -14,6 +14,14 @@ Round outcomes (`RoundRecord.outcome`):
   failed_final_guard    passed weak and strong, rejected by the final guard
   infrastructure        a solver/judge/guard call failed after retries (never a quality verdict)
   abandoned             none of the above (e.g. parsed but never evaluated, or never submitted)
+
+Episode status: accepted | exhausted (the harness returned without an accepted example) |
+harness_error (crash, invalid harness, protocol violation, child died) | timeout | budget |
+runtime_error (a bug in the runtime itself, recorded at the episode boundary).
+
+`transcript` holds every RPC request in order with the parent's reply. For `llm` entries,
+`prefix` = how many leading messages equal those of the previous call of the same role, and
+`messages` holds only the rest (an agent loop resends its whole history on every call).
 """
 
 from __future__ import annotations
@@ -97,7 +105,8 @@ class EpisodeRecord(Strict):
 
 
 def failure_counts(records: Iterable[EpisodeRecord]) -> dict[str, int]:
-    """Round outcome → how many rounds ended so, over every round of every episode."""
+    """Round outcome → how many rounds ended so, over every round of every episode (accepted
+    rounds included), in the order of OUTCOMES; outcomes that never happened are left out."""
     counts: Counter[str] = Counter()
     for record in records:
         counts.update(r.outcome for r in record.rounds)
