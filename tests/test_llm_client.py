@@ -130,8 +130,11 @@ def test_missing_key_variable_is_a_recorded_fatal_error(monkeypatch):
 
 
 def test_endpoint_concurrency_never_exceeds_the_lowest_cap_of_its_roles():
+    LLMClient(Config()).complete("weak_solver", HI)  # warm the in-process sim (it loads once)
     with SimServer(latency_ms=40) as server:
         config = _config(server.base_url, roles=("weak_solver", "judge"))
+        for role in ("weak_solver", "judge"):
+            config.roles[role].timeout_s = 60.0  # no client timeouts: every request is counted once
         config.roles["weak_solver"].max_concurrency = 8
         config.roles["judge"].max_concurrency = 3
         client = LLMClient(config)
@@ -154,10 +157,10 @@ def test_thirty_percent_faults_complete_every_request_and_every_fault_is_recorde
                      retry={"max_attempts": 8, "base_delay_s": 0.0})
     with SimServer(fault_rate=0.3, faults=("429", "500", "503", "timeout", "reset", "bad_json",
                                            "truncated", "empty_choices"),
-                   fault_seed=11, timeout_sleep_s=2.0, retry_after_s=0.0) as server:
+                   fault_seed=11, timeout_sleep_s=4.0, retry_after_s=0.0) as server:
         for rc in config.roles.values():
             if rc.backend == "openai":
-                rc.base_url, rc.timeout_s = server.base_url, 0.5
+                rc.base_url, rc.timeout_s = server.base_url, 1.5
         client = LLMClient(config, recorder=record, sleep=lambda s: None)
         jobs = [("weak_solver" if i % 3 else "judge", i) for i in range(60)]
         with ThreadPoolExecutor(max_workers=8) as pool:
