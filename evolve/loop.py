@@ -275,6 +275,8 @@ def finish(ctx: RunContext, a: Attempt) -> None:
                                s.child_mean)
     ctx.repo.remove_scratch(a.cid)
     ctx.drop_export(a.cid)
+    if s.status == "accepted":
+        ctx.point_main()
     ctx.iteration_done(a.n, a.cid, s.status)
 
 

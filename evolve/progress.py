@@ -101,12 +101,19 @@ class RunSummary(BaseModel):
         return "\n".join(lines)
 
 
+def best_accepted(store: Any) -> str | None:
+    """The accepted candidate with the highest validation pass rate (ties: the earliest)."""
+    scores = store.candidate_scores(accepted_only=True)
+    order = {r.candidate_id: r.iteration for r in store.candidate_statuses()}
+    return max(scores, key=lambda c: (scores[c][0], -order[c]), default=None)
+
+
 def summarize(store: Any, *, run_id: str, run_dir: str, status: str, detail: str,
               simulated: bool, iteration_budget: int) -> RunSummary:
     """The summary of a run from its database (works for a finished or a stopped run)."""
     scores = store.candidate_scores(accepted_only=True)
     rows = {r.candidate_id: r for r in store.candidate_statuses()}
-    best = max(scores, key=lambda c: (scores[c][0], -rows[c].iteration), default=None)
+    best = best_accepted(store)
     lineage, cur = [], best
     while cur is not None:
         lineage.append(LineageStep(candidate_id=cur, iteration=rows[cur].iteration,

@@ -26,7 +26,7 @@ from inner_loop.errors import UserError
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
-from evolve.progress import RunProgress, RunSummary, summarize
+from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repo import HarnessRepo
 from evolve.store import CallBuffer, Store
 
@@ -272,6 +272,13 @@ class RunContext:
             [candidate_id, paper_id, purpose, repeat])
         return EpisodeRecord.model_validate_json(self.store.get_blob(rows[0]["record_blob"]))
 
+    def point_main(self) -> None:
+        """Branch `main` (harness/'s files) to the best accepted candidate."""
+        best = best_accepted(self.store)
+        sha = self.repo.ref_sha(best) if best else None
+        if sha is not None:
+            self.repo.point_main(sha)
+
     def best_score(self) -> float:
         return max((s for s, _ in self.store.candidate_scores(accepted_only=True).values()),
                    default=0.0)
@@ -342,6 +349,7 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
                 raise
             finally:
                 ctx.close()
+            ctx.point_main()
             store.record_run_event("stopped" if ctx.stop_reason else "finished",
                                    ctx.stop_reason or "")
             return summarize(store, run_id=rc.run_id, run_dir=str(run_dir),
