@@ -135,8 +135,9 @@ def _walk_files(root: Path) -> list[Path]:
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
-        if here == root and ".git" in dirnames:
-            dirnames.remove(".git")
+        if here == root:  # .git: a directory, or a file in a worktree checkout
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            filenames = [f for f in filenames if f != ".git"]
         for name in sorted(dirnames) + sorted(filenames):
             path = here / name
             if path.is_symlink():
@@ -229,8 +230,9 @@ def harness_digest(directory: str | Path) -> str:
     items = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
-        if here == root and ".git" in dirnames:
-            dirnames.remove(".git")
+        if here == root:
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            filenames = [f for f in filenames if f != ".git"]
         for name in dirnames + filenames:
             path = here / name
             if path.is_symlink():

@@ -160,6 +160,12 @@ def test_git_dir_is_ignored(harness_dir: Path) -> None:
     assert harness_digest(harness_dir) == before
 
 
+def test_git_worktree_pointer_file_is_ignored(harness_dir: Path) -> None:
+    before = harness_digest(harness_dir)
+    (harness_dir / ".git").write_text("gitdir: /somewhere/.git/worktrees/h\n")
+    assert load_harness(harness_dir).digest == before == harness_digest(harness_dir)
+
+
 def test_digest_changes_with_content(harness_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(harness_dir, copy)
