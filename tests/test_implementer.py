@@ -140,3 +140,54 @@ def test_list_harness_files_skips_git(tree: Path):
     (tree / ".git" / "HEAD").write_text("ref")
     paths = [p for p, _ in list_harness_files(tree, Manifest())]
     assert ".git/HEAD" not in paths and "agent.py" in paths
+
+
+# -- the agent loop, driven by the simulated implementer, on a scratch of the real seed harness --
+
+from inner_loop.config import load_config  # noqa: E402
+from inner_loop.llm.client import LLMClient  # noqa: E402
+from evolve.analyzer import Diagnosis  # noqa: E402
+from evolve.implementer import run_implementer  # noqa: E402
+from evolve.repo import HarnessRepo  # noqa: E402
+from evolve.run import SEED_HARNESS  # noqa: E402
+
+
+def diagnosis(change: str, target: str = "prompts/challenger.md") -> Diagnosis:
+    return Diagnosis(summary="most rounds too easy", failure_counts={"too_easy": 5},
+                     hypotheses=[{"category": "too_easy", "target": target, "change": change,
+                                  "confidence": 0.8}])
+
+
+@pytest.fixture
+def seed_repo(tmp_path: Path) -> HarnessRepo:
+    return HarnessRepo.init(tmp_path / "run", SEED_HARNESS, "test-run")
+
+
+def test_agent_edits_only_editable_files_and_git_sees_the_edit(seed_repo: HarnessRepo):
+    client = LLMClient(load_config())
+    outcomes = []
+    for i, change in enumerate([
+            "Add a paper-specific self-test: could a strong model answer without the paper?",
+            "Forbid context leaks: no answer fact may appear in the context.",
+            "Use only positive integer weights from 1 to 7, no negative items.",
+            "Ask for only the JSON object, no prose around it."]):
+        tree = seed_repo.scratch(seed_repo.seed_sha, f"c{i}")
+        ws = Workspace(tree, load_harness(tree).manifest)
+        result = run_implementer(client, ws, diagnosis(change), [])
+        changed = seed_repo.changed_paths(tree)
+        assert 1 <= result.steps <= 12
+        assert all(ws.manifest.is_editable(c.path) for c in changed)
+        assert all(r.kind in ("escape", "protected") for r in result.refusals)
+        assert result.tool_log and result.tool_log[0]["tool"] in ("list_files", "read_file")
+        outcomes.append((bool(changed), bool(result.refusals), result.finished))
+    assert any(changed for changed, _, _ in outcomes)
+    assert all(finished for _, _, finished in outcomes)
+
+
+def test_agent_stops_after_max_steps_and_keeps_edits_so_far(seed_repo: HarnessRepo):
+    tree = seed_repo.scratch(seed_repo.seed_sha, "c9")
+    ws = Workspace(tree, load_harness(tree).manifest)
+    result = run_implementer(LLMClient(load_config()), ws,
+                             diagnosis("Forbid context leaks in the context."), [], max_steps=1)
+    assert result.steps == 1 and result.finished is False
+    assert len(result.tool_log) == 1
