@@ -140,7 +140,7 @@ def test_environment_holds_no_keys(tmp_path: Path, fake_keys: None, runner_state
     assert FAKE_KEY not in dumped
     environ = json.loads(_logs(record)["environ"])
     assert set(environ) == {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONHASHSEED",
-                            "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8"}
+                            "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8", "MALLOC_ARENA_MAX"}
 
 
 @requires_landlock

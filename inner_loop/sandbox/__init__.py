@@ -68,7 +68,9 @@ def scrubbed_env(workdir: Path) -> dict[str, str]:
     """The child's whole environment: built from nothing, never copied from os.environ."""
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir),
             "TMPDIR": str(workdir), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUTF8": "1"}
+            "PYTHONUTF8": "1",
+            # glibc reserves 64 MB of address space per thread arena; RLIMIT_AS counts it
+            "MALLOC_ARENA_MAX": "2"}
 
 
 class ChildProcess:
