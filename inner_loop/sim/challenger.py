@@ -34,7 +34,7 @@ def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
         target -= 0.12
     easy, strong = fb.counts["too_easy"], fb.counts["failed_on_strong"]
     if "escalate" in feats:
-        target += min(0.36, 0.12 * easy)
+        target += min(0.45, 0.15 * easy)
     else:
         target += min(0.06, 0.02 * easy)  # unguided, a model drifts only a little
     if "deescalate" in feats:
@@ -108,16 +108,20 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
         return "I could not find the paper's text in the prompt, so I cannot write a grounded example."
     fb = read_feedback(text)
     cap = stated_cap(text)
-    # Seeded by what the model understood (paper, instructions noticed, feedback), not by the
-    # prompt's exact bytes: a rewording that changes no instruction changes no example.
-    r = rng("challenger", seed, paper, sorted(feats), cap, fb.counts, fb.questions, fb.reasons)
+    # One named random stream per decision, seeded by the paper and the feedback — not by the
+    # prompt's bytes or the instructions noticed. A rewording changes no example, and two prompts
+    # that differ in one instruction draw the same numbers for every decision (common random
+    # numbers), so an instruction's effect is its own, not a reshuffle of luck.
+    def stream(name: str) -> random.Random:
+        return rng("challenger", name, seed, paper, fb.counts, fb.questions, fb.reasons)
     avoid = set(content_terms(" ".join(fb.questions))) if "new_angle" in feats else set()
-    answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, r)
+    answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, stream("anchor"))
     premises = premises_for(facts, answer)
     context_facts = list(premises)
-    if r.random() < leak_probability(feats, fb):
-        context_facts.append(answer[0])
-    topics = topic_terms(answer, r)
+    if stream("leak").random() < leak_probability(feats, fb):
+        context_facts.extend(answer[:2])  # the key facts slip into the scene-setting
+    topics = topic_terms(answer, stream("topics"))
+    r = stream("form")
     qtype = r.choice(sorted(QUESTION_TYPES))
     example = {
         "question_type": qtype,
@@ -125,9 +129,9 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
         "context": " ".join(f.text for f in context_facts),
         "question": QUESTION_TYPES[qtype].format(a=topics[0], b=topics[1], c=topics[2]),
         "reference_answer": " ".join(f.text for f in answer),
-        "rubric": build_rubric(answer, premises, topics, feats, fb, cap, r),
+        "rubric": build_rubric(answer, premises, topics, feats, fb, cap, stream),
     }
-    return render_json(example, feats, json_mode, r)
+    return render_json(example, feats, json_mode, stream("json"))
 
 
 def render_json(example: dict, feats: frozenset[str], json_mode: bool, r: random.Random) -> str:

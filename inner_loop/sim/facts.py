@@ -66,8 +66,8 @@ def split_sections(paper_text: str) -> tuple[str, list[tuple[str, str]]]:
             if buf:
                 sections.append((heading, "\n".join(buf)))
             heading, buf = line[3:].strip(), []
-        elif line.startswith("# ") and not title:
-            title = line[2:].strip()
+        elif line.startswith("# "):
+            title = title or line[2:].strip()  # a title line is never a fact
         else:
             buf.append(line)
     if buf:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 from inner_loop.sim.facts import Fact
 from inner_loop.sim.feedback import Feedback
@@ -31,15 +32,19 @@ def weights_for(n_core: int, n_other: int, cap: int, r: random.Random) -> list[i
 
 
 def negative_count(feats: frozenset[str], fb: Feedback, r: random.Random) -> int:
-    if "positive_only" in feats:
+    """Negative items: none when told positive-only (by the prompt or a quality failure), 3-5 when
+    the prompt or a quality failure demands them, else 1-2 out of habit."""
+    if "positive_only" in feats or fb.mentions("positive-only"):
         return 0
-    if "negatives_required" in feats or fb.mentions("negative"):
+    if "negatives_required" in feats or fb.mentions("needs 3-5 negative"):
         return r.randint(3, 5)
     return r.randint(1, 2)
 
 
 def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], feats: frozenset[str],
-                 fb: Feedback, cap: int | None, r: random.Random) -> list[dict]:
+                 fb: Feedback, cap: int | None, stream: Callable[[str], random.Random]) -> list[dict]:
+    """`stream(name)` gives the named random stream of each decision (see challenger.py)."""
+    r = stream("weights")
     cap = 7 if ("cap_7" in feats or (cap is not None and cap <= 7)) else (cap or 10)
     criteria = [c for f in answer for c in fact_criteria(f, topics)]
     ws = weights_for(2, len(criteria) - 2, cap, r)
@@ -48,10 +53,12 @@ def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], fe
     if len(ctx_terms) >= 2:
         items.append({"criterion": f"Uses the setting's {ctx_terms[0]} and {ctx_terms[1]}",
                       "weight": r.randint(1, 3), "category": "grounding"})
-    for _ in range(negative_count(feats, fb, r)):
-        claim = f"{r.choice(topics)} {r.choice(WRONG_CLAIMS)}"
-        items.append({"criterion": f"Claims that {claim}", "weight": -r.randint(3, 8), "category": "mistake"})
-    if "integer_literal" not in feats and r.random() < 0.18:
-        i = r.randrange(len(items))  # "+8": the weight written as a signed string
+    rn = stream("negatives")
+    for _ in range(negative_count(feats, fb, rn)):
+        claim = f"{rn.choice(topics)} {rn.choice(WRONG_CLAIMS)}"
+        items.append({"criterion": f"Claims that {claim}", "weight": -rn.randint(3, 8), "category": "mistake"})
+    rs = stream("weight format")
+    if "integer_literal" not in feats and rs.random() < 0.18:
+        i = rs.randrange(len(items))  # "+8": the weight written as a signed string
         items[i]["weight"] = f"{items[i]['weight']:+d}"
     return items

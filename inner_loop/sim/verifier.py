@@ -65,14 +65,15 @@ def verify(text: str, seed: int) -> str:
     instr = instruction_text(text)
     feats = features(text)
     example = example_in(text)
-    r = rng("verifier", seed, json.dumps(example, sort_keys=True), sorted(feats), stated_cap(text))
+    key = json.dumps(example, sort_keys=True)  # same draws whatever the verifier was told
+    leak_draw, strict_draw = (rng("verifier", name, seed, key).random() for name in ("leak", "strict"))
     if example is None:
         problems = ["no example to review was found"]
     else:
         level = "strict" if "no_leak_strict" in feats else "mention" if "leak_check" in feats else "none"
-        problems = ["the context leaks the answer's key facts"] if leaks(example) and r.random() < LEAK_RECALL[level] else []
+        problems = ["the context leaks the answer's key facts"] if leaks(example) and leak_draw < LEAK_RECALL[level] else []
         problems += rubric_problems(example, feats, stated_cap(text))
-        if not problems and r.random() < FALSE_FAIL:
+        if not problems and strict_draw < FALSE_FAIL:
             problems.append("the question could be answered by recalling a single sentence")
     verdict = "FAIL" if problems else "PASS"
     if "verdict" in instr:
