@@ -51,6 +51,10 @@ class RunStats(Strict):
     question_words: float | None
     context_words: float | None
     rubric_items: float | None
+    scored_by_both: int  # examples (rounds) that both solvers answered, accepted or not
+    all_weak_avg: float | None  # means over every example both solvers answered: the raw data
+    all_strong_avg: float | None  # (for CoT: every example; the paper's Table 1 baseline row)
+    all_gap: float | None
     failure_reasons: dict[str, int]  # round outcome -> count, over every round of every episode
     calls: int | None
     cost_usd: float | None
@@ -103,6 +107,17 @@ def _failure_reasons(episodes: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _scored_by_both(episodes: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(weak avg, strong avg) of every round that both solvers answered."""
+    pairs = []
+    for episode in episodes:
+        for rnd in episode.get("rounds") or []:
+            weak, strong = rnd.get("weak") or {}, rnd.get("strong") or {}
+            if weak.get("avg") is not None and strong.get("avg") is not None:
+                pairs.append((float(weak["avg"]), float(strong["avg"])))
+    return pairs
+
+
 def _usage_totals(summary: dict[str, Any]) -> tuple[int | None, float | None]:
     usage = summary.get("usage")
     if not isinstance(usage, dict):
@@ -130,6 +145,7 @@ def run_stats(run_dir: str | Path) -> RunStats:
     except json.JSONDecodeError as exc:
         raise UserError(f"{summary_path}: invalid JSON ({exc.msg})") from None
     calls, cost = _usage_totals(summary)
+    both = _scored_by_both(episodes)
     weak = [r.weak.avg for r in accepted]
     strong = [r.strong.avg for r in accepted]
     return RunStats(
@@ -142,6 +158,8 @@ def run_stats(run_dir: str | Path) -> RunStats:
         question_words=_mean([float(len(r.example.question.split())) for r in accepted]),
         context_words=_mean([float(len(r.example.context.split())) for r in accepted]),
         rubric_items=_mean([float(len(r.example.rubric)) for r in accepted]),
+        scored_by_both=len(both), all_weak_avg=_mean([w for w, _ in both]),
+        all_strong_avg=_mean([s for _, s in both]), all_gap=_mean([s - w for w, s in both]),
         failure_reasons=_failure_reasons(episodes), calls=calls, cost_usd=cost,
     )
 
@@ -154,6 +172,10 @@ TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("weak solver avg", "weak_avg", "{:.3f}"),
     ("strong solver avg", "strong_avg", "{:.3f}"),
     ("gap (strong - weak)", "gap", "{:.3f}"),
+    ("examples both solvers answered", "scored_by_both", "{:d}"),
+    ("  weak avg (all of them)", "all_weak_avg", "{:.3f}"),
+    ("  strong avg (all of them)", "all_strong_avg", "{:.3f}"),
+    ("  gap (all of them)", "all_gap", "{:.3f}"),
     ("rounds per accepted example", "rounds_per_accepted", "{:.2f}"),
     ("question length (words)", "question_words", "{:.1f}"),
     ("context length (words)", "context_words", "{:.1f}"),

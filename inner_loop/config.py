@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -48,7 +49,14 @@ class RoleConfig(Strict):
         return self
 
     def endpoint_key(self) -> str:
-        return "sim" if self.backend == "sim" else f"openai:{self.base_url}"
+        """Names the endpoint in records and concurrency groups; login details in a URL
+        (`https://user:secret@host/v1`) are dropped so they never reach a record."""
+        if self.backend == "sim":
+            return "sim"
+        parts = urlsplit(self.base_url or "")
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return f"openai:{urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
 
 
 def _default_roles() -> dict[str, RoleConfig]:
