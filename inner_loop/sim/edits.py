@@ -30,13 +30,18 @@ VERIFIER_RUBRIC = "3. Rubric rules: only positive weights, plain JSON integers f
 EASY = "Prefer simple, accessible questions about the main idea of the paper."
 
 
+Edit = tuple[str, Callable[[str], str]]  # (path, new content from old content)
+
+
 @dataclass
 class Plan:
     disposition: str
-    path: str           # the file to read first
-    write_path: str     # the file to write
     summary: str        # the one-line summary (carries the idea's label for later analyzers)
-    apply: Callable[[str], str]
+    edits: list[Edit]   # each file is read, then written, in order
+
+
+def single(disposition: str, path: str, summary: str, apply: Callable[[str], str]) -> Plan:
+    return Plan(disposition, summary, [(path, apply)])
 
 
 def before_paper(text: str) -> Callable[[str], str]:
@@ -65,7 +70,8 @@ def replace_lines(pattern: str, text: str) -> Callable[[str], str]:
 
 
 def recipe(change: str, target: str) -> tuple[str, str, Callable[[str], str]] | None:
-    """(label, feature that proves it is in place, apply) for a change aimed at `target`."""
+    """(label, feature that proves it is in place, apply) for a change aimed at `target`.
+    The rubric rule for the challenger comes with its twin for the verifier (see `faithful`)."""
     f = features(change)
     if target.endswith("verifier.md") and {"positive_only", "cap_7"} & f:
         return "verifier rubric rules", "positive_only", replace_lines(r"rubric rules|negative", VERIFIER_RUBRIC)
@@ -95,7 +101,10 @@ def faithful(diagnosis: dict, files: dict[str, str]) -> Plan | None:
         label, proof, apply = found
         if target in files and proof in features(files[target]):
             continue  # already in place: take the next hypothesis
-        return Plan("faithful", target, target, f"{target}: {label} ({hyp.get('category', '?')})", apply)
+        steps: list[Edit] = [(target, apply)]
+        if label == "positive-only weights capped at 7":  # keep the verifier's rules consistent
+            steps.append(("prompts/verifier.md", replace_lines(r"rubric rules|negative", VERIFIER_RUBRIC)))
+        return Plan("faithful", f"{target}: {label} ({hyp.get('category', '?')})", steps)
     return None
 
 
@@ -107,22 +116,19 @@ def plan(diagnosis: dict, disposition: str, files: dict[str, str]) -> Plan:
             return chosen
         disposition = "useless"
     if disposition == "useless":
-        return Plan("useless", "prompts/challenger.md", "prompts/challenger.md",
-                    "prompts/challenger.md: clarify the wording of the task",
+        return single("useless", "prompts/challenger.md", "prompts/challenger.md: clarify the wording of the task",
                     lambda c: c.replace("Read the paper below", "Study the paper below carefully", 1) if "Read the paper below" in c else c + "\nBe careful and precise.\n")
     if disposition == "harmful":
         if r.random() < 0.5:
-            return Plan("harmful", "prompts/challenger.md", "prompts/challenger.md",
-                        "prompts/challenger.md: make questions more approachable", before_paper(EASY))
-        return Plan("harmful", "prompts/orchestrator.md", "prompts/orchestrator.md",
-                    "prompts/orchestrator.md: stop earlier to save calls",
+            return single("harmful", "prompts/challenger.md",
+                          "prompts/challenger.md: make questions more approachable", before_paper(EASY))
+        return single("harmful", "prompts/orchestrator.md", "prompts/orchestrator.md: stop earlier to save calls",
                     replace_lines(r"at most .* rounds", "You have at most 2 rounds."))
     if disposition == "broken":
         if r.random() < 0.5:
-            return Plan("broken", "prompts/challenger.md", "prompts/challenger.md",
-                        "prompts/challenger.md: state the target difficulty", before_paper("Target difficulty: $difficulty"))
-        return Plan("broken", "tools.py", "tools.py", "tools.py: simplify the tool dispatcher",
-                    lambda c: c.replace("def run_tool(state, name):", "def run_tool(state, name)", 1))
-    return Plan("protected", "harness.toml", "harness.toml",
-                "harness.toml: widen the editable globs so the manifest can be tuned",
-                lambda c: c.replace('editable = ["prompts/*.md", "*.py"]', 'editable = ["**/*"]'))
+            return single("broken", "prompts/challenger.md", "prompts/challenger.md: state the target difficulty",
+                          before_paper("Target difficulty: $difficulty"))
+        return single("broken", "tools.py", "tools.py: simplify the tool dispatcher",
+                      lambda c: c.replace("def run_tool(state, name):", "def run_tool(state, name)", 1))
+    return single("protected", "harness.toml", "harness.toml: widen the editable globs so the manifest can be tuned",
+                  lambda c: c.replace('editable = ["prompts/*.md", "*.py"]', 'editable = ["**/*"]'))

@@ -62,21 +62,23 @@ def _call(name: str, n: int, **args) -> list[ToolCall]:
 
 
 def step(request: LLMRequest) -> tuple[str, list[ToolCall]]:
+    """Read each planned file, write it, then finish; a refused or failed write ends the plan."""
     diagnosis = _diagnosis(request)
     steps, files = _history(request)
     n = len(request.messages)
     plan = edits.plan(diagnosis, _disposition(request.seed, diagnosis), files)
-    if not steps:
-        return f"Plan: {plan.summary}. Reading {plan.path} first.", _call("read_file", n, path=plan.path)
-    last_name, last = steps[-1]
-    if last_name == "read_file" and plan.path not in files and last.get("ok"):
-        return f"Reading {plan.path}.", _call("read_file", n, path=plan.path)
-    if last_name == "read_file":
-        if plan.path not in files and plan.disposition != "protected":
-            return "The file I need could not be read; stopping.", _call("finish", n, summary=f"no edit: cannot read {plan.path}")
-        content = plan.apply(files.get(plan.path, ""))
-        return f"Writing {plan.write_path}.", _call("write_file", n, path=plan.write_path, content=content)
-    if last_name in ("write_file", "replace_in_file"):
-        note = "" if last.get("ok") else f" (refused: {last.get('error', '')[:120]})"
-        return "Done.", _call("finish", n, summary=plan.summary + note)
-    return "Done.", _call("finish", n, summary=plan.summary)
+    writes = [result for name, result in steps if name in ("write_file", "replace_in_file")]
+    if any(not w.get("ok") for w in writes):
+        err = next(w.get("error", "") for w in writes if not w.get("ok"))
+        return "A write was refused; stopping.", _call("finish", n, summary=f"{plan.summary} (refused: {err[:120]})")
+    if len(writes) >= len(plan.edits):
+        return "Done.", _call("finish", n, summary=plan.summary)
+    path, apply = plan.edits[len(writes)]
+    if path not in files:
+        read_before = [r for name, r in steps if name == "read_file" and r.get("path") == path]
+        if read_before or (steps and steps[-1][0] == "read_file" and not steps[-1][1].get("ok")):
+            if plan.disposition != "protected":
+                return "A file I need could not be read.", _call("finish", n, summary=f"no edit: cannot read {path}")
+        else:
+            return f"Plan: {plan.summary}. Reading {path}.", _call("read_file", n, path=path)
+    return f"Writing {path}.", _call("write_file", n, path=path, content=apply(files.get(path, "")))
