@@ -55,6 +55,11 @@ def rejected_twice(history: str, cause: str) -> bool:
     return len(lines) >= 2
 
 
+def _rule(block: str) -> str:
+    m = ROUND_RE.search(block)
+    return m.group(3) if m else "-"
+
+
 def _field(block: str, name: str) -> str:
     m = re.search(rf"^{name}: (.*)$", block, re.M)
     return m.group(1).strip() if m else "-"
@@ -75,6 +80,9 @@ def classify(outcome: str, block: str) -> str | None:
     weights = [i.get("weight") for i in ex["rubric"] if isinstance(i, dict)]
     if outcome == "parse_error" or "json" in parse.lower() or "unparseable" in verifier.lower():
         return "json"
+    if outcome == "too_easy" and _rule(block) == "weak_zero":
+        # a weak sample clipped to zero: negative items outweighing what it got right
+        return "negatives" if any(isinstance(w, int) and w < 0 for w in weights) else None
     if outcome == "too_easy":
         return "leak" if leaks(ex) else "generic"
     if outcome == "failed_on_strong":
