@@ -20,6 +20,14 @@ COMMANDS = [
     "papers",
     "split",
     "sim_serve",
+    "runs",
+    "show",
+    "log",
+    "diff",
+    "plot",
+    "report",
+    "sql",
+    "export",
 ]
 
 

@@ -1,0 +1,39 @@
+"""`autodata runs`: the run folders under results/, newest first, with status and scores."""
+
+from __future__ import annotations
+
+import argparse
+
+from evolve.reports.runs import DEFAULT_RESULTS, format_table, list_runs, pct, to_json
+
+
+def add_results_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", metavar="DIR", default=str(DEFAULT_RESULTS),
+                   help="where run ids are looked up (default: results/)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "runs", help="list runs: status, iterations, accepted, best pass rate, spend",
+        description="Every run folder under --results, newest first. Status: running (a live "
+        "process holds run.lock), finished, failed, interrupted (no live lock and no recorded "
+        "end). Read-only; works while runs are live.")
+    add_results_option(p)
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=runs_command)
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    runs = list_runs(args.results)
+    if args.json:
+        print(to_json([r.model_dump() for r in runs]))
+        return 0
+    rows = [{"run": r.run_id, "status": r.status + (" SIM" if r.simulated else ""),
+             "created": (r.created_at or "")[:19], "iterations": f"{r.iterations}/{r.iteration_budget}",
+             "accepted": r.accepted, "rejected": r.rejected, "invalid": r.invalid,
+             "seed": pct(r.seed_pass_rate), "best": pct(r.best_pass_rate),
+             "spend_usd": f"{r.spend_usd:.4f}", "detail": r.detail[:40]} for r in runs]
+    print(format_table(rows, ["run", "status", "created", "iterations", "accepted", "rejected",
+                              "invalid", "seed", "best", "spend_usd", "detail"]) if rows
+          else f"no runs under {args.results}")
+    return 0

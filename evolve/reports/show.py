@@ -1,0 +1,98 @@
+"""`autodata show RUN`: configuration and thresholds, the accepted lineage, counts, cost by role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evolve.reports.runs import (best_candidate, candidate_stats, format_table, open_reader,
+                                 overview, pct, run_config, status_counts)
+from evolve.store import StoreReader
+
+
+def accepted_lineage(reader: StoreReader) -> list[dict[str, Any]]:
+    """Every accepted candidate in iteration order: parent, depth, commit, pass rate, n, se,
+    the edit's summary, and whether it is on the path from the seed to the best candidate."""
+    stats = candidate_stats(reader)
+    rows = reader.query(
+        "SELECT l.candidate_id, s.iteration, l.parent_id, l.depth, l.commit_sha, s.summary, "
+        "s.child_mean AS pass_rate_at_acceptance FROM lineage l JOIN candidate_status s "
+        "USING (candidate_id) WHERE l.status = 'accepted' ORDER BY s.iteration")
+    best_path = set(path_to_best(reader))
+    for row in rows:
+        stat = stats.get(row["candidate_id"], {})
+        row.update(pass_rate=stat.get("pass_rate"), n_evaluations=stat.get("n_evaluations", 0),
+                   se=stat.get("se"), on_best_path=row["candidate_id"] in best_path)
+    return rows
+
+
+def path_to_best(reader: StoreReader) -> list[str]:
+    """Candidate ids from the seed to the best accepted candidate."""
+    parents = {r["candidate_id"]: r["parent_id"] for r in reader.query(
+        "SELECT candidate_id, parent_id FROM candidates")}
+    path, cur = [], best_candidate(reader)
+    while cur is not None:
+        path.append(cur)
+        cur = parents.get(cur)
+    return list(reversed(path))
+
+
+def show_data(run_dir: Path) -> dict[str, Any]:
+    summary = overview(run_dir)
+    with open_reader(run_dir) as reader:
+        config = run_config(reader, run_dir)
+        return {
+            "run": summary.model_dump(),
+            "preset": config.get("preset"),
+            "thresholds": config.get("thresholds"),
+            "settings": config.get("settings"),
+            "config": config.get("config"),
+            "lineage": accepted_lineage(reader),
+            "best_path": path_to_best(reader),
+            "counts": status_counts(reader),
+            "cost_by_role": reader.query("SELECT * FROM cost_by_role ORDER BY usd DESC, tokens DESC"),
+        }
+
+
+def _config_lines(data: dict[str, Any]) -> list[str]:
+    config = data.get("config") or {}
+    evolve = config.get("evolve") or {}
+    inner = config.get("inner_loop") or {}
+    roles = config.get("roles") or {}
+    lines = [f"preset {data.get('preset')}: " + ", ".join(
+        f"{k}={v}" for k, v in (data.get("thresholds") or {}).items())]
+    lines.append("evolve: " + ", ".join(f"{k}={v}" for k, v in evolve.items()))
+    lines.append("inner loop: " + ", ".join(f"{k}={v}" for k, v in inner.items()))
+    lines.append("budget: " + ", ".join(f"{k}={v}" for k, v in (config.get("budget") or {}).items()))
+    lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in (data.get("settings") or {}).items()))
+    for role, rc in roles.items():
+        lines.append(f"role {role}: {rc.get('backend')} {rc.get('model')} "
+                     f"T={rc.get('temperature')} ${rc.get('price_input_per_mtok')}/"
+                     f"${rc.get('price_output_per_mtok')} per Mtok in/out")
+    return lines
+
+
+def show_text(data: dict[str, Any]) -> str:
+    run = data["run"]
+    label = "SIMULATED run" if run["simulated"] else "run"
+    out = [f"{label} {run['run_id']}: {run['status']}" + (f" ({run['detail']})" if run["detail"] else ""),
+           f"folder {run['run_dir']}  created {run['created_at']}  read from {run['source']}",
+           f"iterations {run['iterations']} of {run['iteration_budget']}; validation pass rate seed "
+           f"{pct(run['seed_pass_rate'])} -> best {pct(run['best_pass_rate'])} ({run['best_candidate']})",
+           "", "configuration", *("  " + line for line in _config_lines(data)), "",
+           "accepted lineage (* = on the path to the best)"]
+    rows = [{"": "*" if r["on_best_path"] else "", "iteration": r["iteration"],
+             "candidate": r["candidate_id"], "parent": r["parent_id"], "depth": r["depth"],
+             "pass_rate": pct(r["pass_rate"]), "se": pct(r["se"]), "n_eval": r["n_evaluations"],
+             "commit": (r["commit_sha"] or "")[:10], "edit": (r["summary"] or "")[:60]}
+            for r in data["lineage"]]
+    out.append(format_table(rows, ["", "iteration", "candidate", "parent", "depth", "pass_rate", "se",
+                                   "n_eval", "commit", "edit"]))
+    out += ["", "attempts by status: " + ", ".join(f"{k} {v}" for k, v in data["counts"].items()), "",
+            "cost by role"]
+    cost = [{**r, "usd": f"{r['usd']:.4f}"} for r in data["cost_by_role"]]
+    out.append(format_table(cost, ["role", "calls", "cached_calls", "failed_calls", "input_tokens",
+                                   "output_tokens", "usd"]))
+    if run["simulated"]:
+        out.append("SIMULATED: every model answer came from the simulated model world.")
+    return "\n".join(out)
