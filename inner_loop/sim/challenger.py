@@ -34,11 +34,11 @@ def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
         target -= 0.12
     easy, strong = fb.counts["too_easy"], fb.counts["failed_on_strong"]
     if "escalate" in feats:
-        target += min(0.45, 0.15 * easy)
+        target += min(0.30, 0.10 * easy)
     else:
         target += min(0.06, 0.02 * easy)  # unguided, a model drifts only a little
     if "deescalate" in feats:
-        target -= min(0.2, 0.08 * strong)
+        target -= min(0.30, 0.10 * strong)
     return clip(target, 0.05, 0.95)
 
 

@@ -25,7 +25,7 @@ RUBRIC_RULE = ("Rubric weights: only positive weights, written as plain JSON int
 INT_RULE = "Write every weight as plain JSON integers: no plus signs, never as strings."
 JSON_RULE = "Reply with only the JSON object: no prose before or after it, no trailing commas."
 ESCALATE = ("For TOO EASY failures, ask a harder question about details only this paper states (numbers, "
-            "ablations, design choices). For FAILED ON STRONG failures, pick more central, better-supported content.")
+            "ablations, design choices).")
 VERIFIER_RUBRIC = "3. Rubric rules: only positive weights, plain JSON integers from 1 to 7 (at most 7); no negative items."
 EASY = "Prefer simple, accessible questions about the main idea of the paper."
 
