@@ -1,0 +1,32 @@
+"""`autodata plot RUN [RUN ...] -o FILE.png|.svg|.pdf [--kind trajectory|failures|cost]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evolve.commands.runs import add_results_option
+from evolve.reports.plot import KINDS, plot_runs
+from evolve.reports.runs import resolve_run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plot", help="figure of one or several runs: trajectory, failures or cost",
+        description="trajectory: best accepted validation pass rate so far (step) and every "
+        "candidate by status with standard-error bars over its evaluations, runs overlaid; "
+        "failures: failed rounds per iteration by outcome; cost: cumulative spend by role over "
+        "time. Sized for a paper column (3.5 in, 8 pt). The format follows the file suffix.")
+    p.add_argument("runs", metavar="RUN", nargs="+")
+    p.add_argument("-o", "--out", required=True, metavar="FILE", help="FILE.png, FILE.svg or FILE.pdf")
+    p.add_argument("--kind", choices=KINDS, default="trajectory")
+    add_results_option(p)
+    p.set_defaults(func=plot_command)
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    dirs = [resolve_run(r, args.results) for r in args.runs]
+    out = plot_runs(dirs, Path(args.out), args.kind)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
