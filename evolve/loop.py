@@ -25,7 +25,7 @@ import random
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +120,6 @@ class Attempt:
     status: Any = None
     tree: Path | None = None
     summary: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
     def refresh(self, ctx: RunContext) -> "Attempt":
         self.status = ctx.store.candidate_status(self.cid)

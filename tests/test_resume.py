@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from inner_loop.config import load_config
 from evolve.cli import main
 from evolve.repo import HarnessRepo
-from evolve.run import RunHeld, RunLock, RunSettings, make_run_config, prepare_run_dir
+from evolve.run import RunHeld, RunLock, make_run_config, prepare_run_dir
 from evolve.store import StoreReader
 
 from test_loop import RUN_SETS, SETTINGS, attempt_facts, rows
