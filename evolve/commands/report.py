@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="one self-contained HTML page: figures, lineage, edits, config",
         description="Writes DIR/index.html (figures inline, the accepted lineage, every attempt, "
-        "each accepted edit's diagnosis and diff, cost by role, the configuration) and "
-        "DIR/figures/<kind>.pdf. Prints the page's path.")
+        "each accepted edit's diagnosis and diff, cost by role, the configuration). Prints the "
+        "page's path.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("-o", "--out", required=True, metavar="DIR")
     add_results_option(p)

@@ -2,7 +2,7 @@
 
 The page holds the figures (inline SVG), the run summary, the accepted lineage, every attempt,
 each accepted edit with the diagnosis that led to it and its diff, cost by role and the
-configuration. The figures are also written as DIR/figures/<kind>.pdf for a paper."""
+configuration. For figures as files (PDF for a paper) use `autodata plot`."""
 
 from __future__ import annotations
 
@@ -57,15 +57,14 @@ def diff_html(diff: str) -> str:
     return "<pre>" + ("\n".join(out) or "(no changes)") + "</pre>"
 
 
-def figures_html(run_dir: Path, out_dir: Path) -> str:
+def figures_html(run_dir: Path) -> str:
+    """Every figure kind as inline SVG (text stays text: sharp at any zoom, searchable)."""
     run = load_run(run_dir)
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     parts = []
     for kind in KINDS:
-        (out_dir / "figures" / f"{kind}.pdf").write_bytes(render([run], kind, "pdf"))
         svg = render([run], kind, "svg").decode("utf-8")
-        parts.append(f"<figure>{svg[svg.index('<svg'):]}<figcaption>{kind} "
-                     f"(<a href=\"figures/{kind}.pdf\">PDF</a>)</figcaption></figure>")
+        parts.append(f"<figure>{svg[svg.index('<svg'):]}<figcaption>{kind} (`autodata plot "
+                     f"--kind {kind}` writes it as PNG, SVG or PDF)</figcaption></figure>")
     return "".join(parts)
 
 
@@ -103,7 +102,7 @@ def summary_html(data: dict[str, Any]) -> str:
 
 
 def build_report(run_dir: Path, out_dir: Path) -> Path:
-    """Write DIR/index.html (+ DIR/figures/*.pdf); return the page's path."""
+    """Write DIR/index.html; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = show_data(run_dir)
     with open_reader(run_dir) as reader:
@@ -123,7 +122,7 @@ def build_report(run_dir: Path, out_dir: Path) -> Path:
 <style>{CSS}</style></head><body>
 <h1>{'SIMULATED ' if run['simulated'] else ''}Autodata run {_e(run['run_id'])}</h1>{sim}
 {summary_html(data)}
-<h2>Figures</h2>{figures_html(run_dir, out_dir)}
+<h2>Figures</h2>{figures_html(run_dir)}
 <h2>Accepted lineage</h2>
 {table(lineage, ["best path", "iteration", "candidate_id", "parent_id", "depth", "pass_rate", "se",
                  "n_evaluations", "commit", "summary"], numeric=["pass_rate", "se", "n_evaluations"])}
