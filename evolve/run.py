@@ -25,15 +25,13 @@ from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
-from inner_loop.papers import select_papers
+from inner_loop.papers import default_corpus_path, default_split_path, select_papers
 from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repo import HarnessRepo
 from evolve.store import CallBuffer, Store
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"
-HARNESS_DIR = "harness"
-DB_FILE = "autodata.duckdb"
 LOG_FILE = "logs/run.log"
 SEED_HARNESS = Path(__file__).resolve().parents[1] / "harness"
 
@@ -49,7 +47,6 @@ class RunSettings(Strict):
     corpus_path: str | None = None  # None: the bundled corpus
     split_path: str | None = None  # None: the bundled 50/25 split
     seed_harness: str = str(SEED_HARNESS)
-    smoke: bool = True  # run the smoke episode before scoring a candidate
 
 
 class RunConfig(Strict):
@@ -310,10 +307,22 @@ class RunContext:
 def start_run(config: Config, settings: RunSettings, run_dir: Path | None = None, *,
               show_progress: bool = True) -> RunSummary:
     """A new run folder, then the run (`autodata evolve`)."""
+    ev = config.evolve
+    for name, value, least in (("iterations", ev.iterations, 0), ("concurrency", ev.concurrency, 1),
+                               ("minibatch", ev.minibatch, 1), ("repeats", ev.repeats, 1)):
+        if value < least:
+            raise UserError(f"evolve.{name} must be >= {least}, got {value}")
     try:
         load_harness(settings.seed_harness)
     except HarnessInvalid as exc:
         raise UserError(f"seed harness {settings.seed_harness}: {exc}") from None
+    settings = settings.model_copy(update={  # resolved, so a resume reads the same papers
+        "corpus_path": str(Path(settings.corpus_path or default_corpus_path()).resolve()),
+        "split_path": str(Path(settings.split_path or default_split_path()).resolve()),
+        "seed_harness": str(Path(settings.seed_harness).resolve())})
+    for what in ("corpus_path", "split_path"):
+        if not Path(getattr(settings, what)).is_file():
+            raise UserError(f"run.{what}: no such file: {getattr(settings, what)}")
     run_id = new_run_id(config.seed)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(run_id)
     rc = make_run_config(config, settings, run_dir.name)
@@ -344,6 +353,9 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
                          rc.run_id, report.model_dump_json())
             try:
                 evolve(ctx)
+            except KeyboardInterrupt:
+                store.record_run_event("stopped", "interrupted")
+                raise
             except BaseException as exc:
                 store.record_run_event("failed", f"{type(exc).__name__}: {exc}"[:500])
                 raise

@@ -181,3 +181,20 @@ def test_unparseable_diagnosis_is_a_recorded_invalid_attempt(tmp_path):
     assert row["diff_blob"] is None
     [it] = rows(path, "SELECT * FROM iterations")
     assert it["status"] == "invalid" and "unparseable" in it["summary"]
+
+
+@pytest.mark.parametrize("sets,why", [
+    (["budget.max_wall_s=1"], "wall-time budget"),
+    (["budget.max_usd=0.05", "roles.orchestrator.price_input_per_mtok=1000"], "USD budget"),
+])
+def test_usd_and_wall_time_budgets_stop_the_run(tmp_path, sets, why):
+    summary = run(tmp_path / "run", *sets)
+    assert summary.status == "stopped: budget" and why in summary.detail
+    assert summary.iterations_done < 5
+
+
+def test_bad_evolve_settings_are_a_user_error(tmp_path):
+    from inner_loop.errors import UserError
+    with pytest.raises(UserError, match="concurrency"):
+        run(tmp_path / "run", "evolve.concurrency=0")
+    assert not (tmp_path / "run").exists()
