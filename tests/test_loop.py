@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from inner_loop.config import load_config
+from evolve.cli import main
 from evolve.loop import candidate_id, iteration_rng
 from evolve.repo import HarnessRepo
 from evolve.run import RunSettings, read_run_config, resume_run, start_run
@@ -172,10 +173,14 @@ def test_budget_stop_is_clean_and_resume_without_budget_left_stops_again(tmp_pat
     assert not (path / "run.lock").exists()
 
 
-def test_unparseable_diagnosis_is_a_recorded_invalid_attempt(tmp_path):
+def test_unparseable_diagnosis_is_a_recorded_invalid_attempt(tmp_path, capsys):
     path = tmp_path / "run"
-    summary = run(path, "evolve.iterations=1", 'roles.analyzer.model="sim-weak_solver"')
-    assert summary.status == "finished" and summary.counts["invalid"] == 1
+    sets = [a for s in RUN_SETS + ["evolve.iterations=1", 'roles.analyzer.model="sim-weak_solver"',
+                                   "run.validation_limit=3"] for a in ("--set", s)]
+    assert main(["evolve", "--run-dir", str(path), *sets, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "finished" and summary["counts"]["invalid"] == 1
+    assert summary["simulated"] is True and summary["run_dir"] == str(path)
     [row] = rows(path, "SELECT * FROM candidate_status WHERE candidate_id <> 'seed'")
     assert row["reason"].startswith("analyzer: unparseable diagnosis (")
     assert row["diff_blob"] is None

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from inner_loop.config import ConfigError, load_config
 from evolve.run import RunSettings
 
@@ -73,8 +75,10 @@ def evolve_command(args: argparse.Namespace) -> int:
     config = load_config(args.config, config_sets)
     try:
         settings = RunSettings.model_validate(run_sets)
-    except ValueError as exc:
-        raise ConfigError(f"--set run.*: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"--set run.{where}: {first['msg']}") from None
     summary = start_run(config, settings, Path(args.run_dir) if args.run_dir else None)
     print(summary.model_dump_json(indent=2) if args.json else summary.text())
     return 0
