@@ -39,8 +39,9 @@ VARIANTS = {
     **{f"+ {k}": v for k, v in EDITS.items()},
     "all five edits": ALL,
     **{f"all - {k}": [e for n, es in EDITS.items() if n != k for e in es] for k in EDITS},
-    "harmful: ask for easy questions": [(C, edits.before_paper(edits.EASY))],
-    "harmful: stop after 2 rounds": [(O, edits.replace_lines(r"at most .* rounds", "You have at most 2 rounds."))],
+    "all + harmful: ask for easy questions": ALL + [(C, edits.before_paper(edits.EASY))],
+    "all + harmful: stop after 2 rounds": ALL + [(O, edits.replace_lines(r"at most .* rounds", "You have at most 2 rounds."))],
+    "all + useless rewording": ALL + [(C, lambda c: c.replace("Read the paper below", "Study the paper below carefully"))],
 }
 
 

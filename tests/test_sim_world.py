@@ -132,3 +132,18 @@ def test_judge_meets_items_an_answer_covers_and_not_others():
                                    "The encoder uses sparse attention over 512 tokens."))
     met = [j["met"] for j in full["judgments"]]
     assert met == [True, False]
+
+
+def test_answers_do_not_depend_on_the_process_hash_seed(paper):
+    """Pure across processes: the same solver request under two hash seeds gives one answer."""
+    import os
+    import subprocess
+    import sys
+    ex = examples(challenger_prompt(paper, edits.SELF_TEST + "\n" + edits.INT_RULE), 1)[0]
+    prompt = f"## Context\n{ex['context']}\n\n## Question\n{ex['question']}"
+    code = ("import sys; from inner_loop.llm.types import LLMRequest, Message; from inner_loop.sim import respond; "
+            "print(respond(LLMRequest(role='strong_solver', model='sim-strong_solver', seed=5, "
+            "messages=[Message(role='user', content=sys.stdin.read())])).content)")
+    outs = {subprocess.run([sys.executable, "-c", code], input=prompt, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": hs}).stdout for hs in ("1", "2")}
+    assert len(outs) == 1 and outs.pop().strip() == ask("strong_solver", prompt, seed=5).strip()

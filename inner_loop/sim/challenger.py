@@ -69,7 +69,7 @@ def premises_for(facts: tuple[Fact, ...], answer: list[Fact]) -> list[Fact]:
 
 
 def leak_probability(feats: frozenset[str], fb: Feedback) -> float:
-    p = 0.04 if "no_leak_strict" in feats else 0.45 if "no_leak_mention" in feats else 0.65
+    p = 0.04 if "no_leak_strict" in feats else 0.30 if "no_leak_mention" in feats else 0.55
     return p / 2 if fb.mentions("leak") else p
 
 

@@ -23,7 +23,7 @@ def item_met(criterion: str, weight: int, answer: str, answer_terms: set[str], r
     if weight < 0:
         claim = criterion.split("Claims that", 1)[-1].strip().rstrip(".").lower()
         hit = bool(claim) and claim in answer.lower()
-        misfire = 0.04 + (0.14 if len(answer) > LONG_ANSWER_CHARS else 0.0)
+        misfire = 0.04 + (0.10 if len(answer) > LONG_ANSWER_CHARS else 0.0)
         return hit or r.random() < misfire
     needed = [t for t in content_terms(criterion) if t not in LEAD_IN]
     met = coverage(needed, answer_terms) >= 0.6

@@ -33,10 +33,15 @@ class Memory:
     papers: tuple[tuple[str, tuple[Fact, ...], frozenset[str]], ...]  # (id, facts, rare terms)
     idf: dict[str, float]
 
+    def weight(self, terms: set[str], default: float) -> float:
+        """Summed idf of `terms`, in sorted order and rounded: a set's iteration order follows
+        the process's hash seed, and float sums in another order could break ties differently."""
+        return round(sum(self.idf.get(t, default) for t in sorted(terms)), 9)
+
     def best_paper(self, query_rare: set[str]) -> tuple[Fact, ...]:
         best, best_score = (), 0.0
         for _, facts, rare in self.papers:
-            score = sum(self.idf.get(t, 0.0) for t in query_rare & rare)
+            score = self.weight(query_rare & rare, 0.0)
             if score > best_score:
                 best, best_score = facts, score
         return best if best_score >= 3.0 else ()
@@ -48,7 +53,7 @@ class Memory:
         for f in facts:
             shared = query_terms.intersection(f.terms)
             if len(shared) >= 2:
-                scored.append((-sum(self.idf.get(t, 0.3) for t in shared), f.index, f))
+                scored.append((-self.weight(shared, 0.3), f.index, f))
         scored.sort(key=lambda s: (s[0], s[1]))
         return [f for _, _, f in scored[:limit]]
 

@@ -54,11 +54,11 @@ def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], fe
         items.append({"criterion": f"Uses the setting's {ctx_terms[0]} and {ctx_terms[1]}",
                       "weight": r.randint(1, 3), "category": "grounding"})
     rn = stream("negatives")
-    for _ in range(negative_count(feats, fb, rn)):
-        claim = f"{rn.choice(topics)} {rn.choice(WRONG_CLAIMS)}"
+    claims = sorted({f"{t} {w}" for t in topics for w in WRONG_CLAIMS})
+    for claim in rn.sample(claims, min(len(claims), negative_count(feats, fb, rn))):
         items.append({"criterion": f"Claims that {claim}", "weight": -rn.randint(3, 8), "category": "mistake"})
     rs = stream("weight format")
-    if "integer_literal" not in feats and rs.random() < 0.18:
+    if "integer_literal" not in feats and rs.random() < 0.12:
         i = rs.randrange(len(items))  # "+8": the weight written as a signed string
         items[i]["weight"] = f"{items[i]['weight']:+d}"
     return items

@@ -16,7 +16,7 @@ from inner_loop.sim.rubric import WRONG_CLAIMS
 from inner_loop.sim.text import clip, content_terms, coverage, is_rare, rng
 
 SKILL = {
-    "weak": {"base": 0.95, "slope": 1.25, "floor": 0.03, "ceil": 0.92, "wrong": 0.35},
+    "weak": {"base": 0.95, "slope": 1.25, "floor": 0.03, "ceil": 0.92, "wrong": 0.30},
     "strong": {"base": 1.05, "slope": 0.55, "floor": 0.40, "ceil": 0.97, "wrong": 0.10},
 }
 
