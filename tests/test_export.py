@@ -13,14 +13,14 @@ from inner_loop.example import Example
 from inner_loop.generate import example_row as generate_row
 from inner_loop.papers import select_papers
 from inner_loop.prompting import solver_messages
-from test_reports_cli import PAPERS, THRESHOLDS, build_run, episode
+from test_reports_cli import PAPERS, THRESHOLDS, copy_of_run, episode
 
 PARQUET = "data/train-00000-of-00001.parquet"
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return build_run(tmp_path_factory.mktemp("results") / "rtest")
+    return copy_of_run(tmp_path_factory, tmp_path_factory.mktemp("results") / "rtest")
 
 
 def export(capsys, *argv):

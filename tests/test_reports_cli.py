@@ -3,6 +3,7 @@ and a real harness git repo on tmp_path, built through Store / HarnessRepo exact
 writes them. `build_run` is shared with test_reports_plot.py and test_export.py."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -147,10 +148,26 @@ def build_run(run_dir: Path, run_id="rtest", finish=True):
     return {"run_dir": run_dir, "seed_sha": repo.seed_sha, "c1_sha": c1_sha}
 
 
+def copy_of_run(tmp_path_factory, dest: Path, finish=True):
+    """A copy of one run built once per test session (building takes seconds, copying does not)."""
+    template = tmp_path_factory.getbasetemp() / "reports-template-run"
+    if not template.exists():
+        building = template.with_name(template.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        paths = build_run(building / "run", finish=False)
+        (building / "shas.json").write_text(json.dumps({k: paths[k] for k in ("seed_sha", "c1_sha")}))
+        building.rename(template)
+    shutil.copytree(template / "run", dest, symlinks=True)
+    if finish:
+        with Store.open(dest) as store:
+            store.record_run_event("finished")
+    return {**json.loads((template / "shas.json").read_text()), "run_dir": dest}
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    return {**build_run(results / "rtest"), "results": results}
+    return {**copy_of_run(tmp_path_factory, results / "rtest"), "results": results}
 
 
 def cli(capsys, *argv):
@@ -177,13 +194,28 @@ def test_runs_lists_a_finished_run_with_its_numbers(run, capsys):
     assert r["spend_usd"] == pytest.approx(3 * 0.071) and r["llm_calls"] == 9
 
 
-def test_runs_lists_newest_first_and_marks_a_run_without_an_end_interrupted(tmp_path, capsys):
-    build_run(tmp_path / "old", run_id="old")
-    build_run(tmp_path / "new", run_id="new", finish=False)
+def test_runs_lists_newest_first_and_marks_a_run_without_an_end_interrupted(tmp_path_factory, tmp_path, capsys):
+    copy_of_run(tmp_path_factory, tmp_path / "old")
+    # a newer run that died before it wrote its database: only config.json
+    prepare_run_dir(tmp_path / "new", make_run_config(load_config(None, []), RunSettings(), "new"))
     rows = cli_json(capsys, "runs", "--results", tmp_path)
-    assert [(r["run_id"], r["status"]) for r in rows] == [("new", "interrupted"), ("old", "finished")]
+    assert [(r["run_id"], r["status"], r["source"]) for r in rows] == [
+        ("new", "interrupted", None), ("rtest", "finished", "live")]
     rc, out, _ = cli(capsys, "runs", "--results", tmp_path)
     assert rc == 0 and out.splitlines()[1].startswith("new") and "interrupted" in out
+
+
+@pytest.mark.parametrize("event,detail,status,shown", [
+    ("stopped", "budget: max_usd 1.0 reached", "finished", "stopped: budget: max_usd 1.0 reached"),
+    ("stopped", "interrupted", "interrupted", "interrupted"),  # Ctrl-C: resume continues it
+    ("failed", "RuntimeError: boom", "failed", "RuntimeError: boom"),
+])
+def test_runs_status_follows_the_last_run_event(tmp_path_factory, tmp_path, capsys, event, detail, status, shown):
+    copy_of_run(tmp_path_factory, tmp_path / "r", finish=False)
+    with Store.open(tmp_path / "r") as store:
+        store.record_run_event(event, detail)
+    [r] = cli_json(capsys, "runs", "--results", tmp_path)
+    assert (r["status"], r["detail"]) == (status, shown)
 
 
 # -- show ---------------------------------------------------------------------------------------
@@ -329,8 +361,8 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_every_command_works_while_another_process_holds_the_run(tmp_path, capsys):
-    paths = build_run(tmp_path / "results" / "live", run_id="live", finish=False)
+def test_every_command_works_while_another_process_holds_the_run(tmp_path_factory, tmp_path, capsys):
+    paths = copy_of_run(tmp_path_factory, tmp_path / "results" / "live", finish=False)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(paths["run_dir"])], cwd=ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

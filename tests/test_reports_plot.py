@@ -8,12 +8,12 @@ from matplotlib.text import Text
 
 from evolve.cli import main
 from evolve.reports.plot import figure, load_run
-from test_reports_cli import build_run
+from test_reports_cli import copy_of_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return build_run(tmp_path_factory.mktemp("results") / "rtest")
+    return copy_of_run(tmp_path_factory, tmp_path_factory.mktemp("results") / "rtest")
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +62,9 @@ def test_trajectory_is_readable_at_column_width_and_says_simulated(data):
     assert labels == ["best accepted so far", "accepted", "rejected", "invalid (not scored)"]
 
 
-def test_several_runs_overlay_with_a_legend_entry_each(run, tmp_path):
-    other = load_run(build_run(tmp_path / "second", run_id="second")["run_dir"])
-    fig = figure([load_run(run["run_dir"]), other], "trajectory")
+def test_several_runs_overlay_with_a_legend_entry_each(run, data, tmp_path):
+    assert main(["plot", str(run["run_dir"]), str(run["run_dir"]), "-o", str(tmp_path / "two.png")]) == 0
+    fig = figure([data, {**data, "run_id": "second"}], "trajectory")
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "best so far, rtest (sim)" in labels and "best so far, second (sim)" in labels
     assert len([line for line in fig.axes[0].get_lines() if line.get_drawstyle() == "steps-post"]) == 2

@@ -4,9 +4,10 @@ A run folder is `results/<run_id>/` with `autodata.duckdb` (and, while live, the
 `autodata.read.duckdb`), `config.json`, `harness/` and `run.lock` while a process drives it.
 Status of a run:
   running      `run.lock` names a live process (pid and kernel start time match)
-  finished     the last run event is `finished`, or `stopped` (a budget ended it; see `detail`)
+  finished     the last run event is `finished`, or `stopped` by a budget (`detail` says which)
   failed       the last run event is `failed`
-  interrupted  no live lock and the run never recorded an end (killed, machine lost)
+  interrupted  no live lock, and the run was stopped by Ctrl-C (`stopped`, detail `interrupted`)
+               or never recorded an end (killed, machine lost); `autodata resume` continues it
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ def lock_alive(run_dir: Path) -> bool:
     return isinstance(pid, int) and _alive(pid, owner.get("start"))
 
 
-def run_status(run_dir: Path, last_event: str | None) -> str:
+def run_status(run_dir: Path, last_event: str | None, detail: str = "") -> str:
     if lock_alive(run_dir):
         return "running"
-    if last_event in ("finished", "stopped"):
+    if last_event == "finished" or (last_event == "stopped" and detail != "interrupted"):
         return "finished"
     if last_event == "failed":
         return "failed"
@@ -159,7 +160,8 @@ def overview(run_dir: Path) -> RunOverview:
         done = reader.query("SELECT count(*) AS n FROM iterations")[0]["n"]
         base.update(
             run_id=info.get("run_id", base["run_id"]), simulated=info.get("simulated", base["simulated"]),
-            created_at=str(info["created_at"]) if info.get("created_at") else base["created_at"],
+            created_at=(info["created_at"].isoformat(timespec="seconds") if info.get("created_at")
+                        else base["created_at"]),
             iterations=done, accepted=counts["accepted"], rejected=counts["rejected"],
             invalid=counts["invalid"], seed_pass_rate=(stats.get("seed") or {}).get("pass_rate"),
             best_pass_rate=(stats.get(best) or {}).get("pass_rate") if best else None,
@@ -167,9 +169,10 @@ def overview(run_dir: Path) -> RunOverview:
             source=reader.source)
         event = info.get("status")
     detail = info.get("detail") or ""
-    if event == "stopped":
+    status = run_status(run_dir, event, detail)
+    if event == "stopped" and status == "finished":
         detail = f"stopped: {detail}" if detail else "stopped"
-    return RunOverview(**base, status=run_status(run_dir, event), detail=detail)
+    return RunOverview(**base, status=status, detail=detail)
 
 
 def list_runs(results: str | Path | None = None) -> list[RunOverview]:
