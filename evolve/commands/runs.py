@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from evolve.reports.runs import DEFAULT_RESULTS, format_table, list_runs, pct, to_json
 
@@ -28,8 +29,9 @@ def runs_command(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json([r.model_dump() for r in runs]))
         return 0
-    rows = [{"run": r.run_id, "status": r.status + (" SIM" if r.simulated else ""),
-             "created": (r.created_at or "")[:19], "iterations": f"{r.iterations}/{r.iteration_budget}",
+    rows = [{"run": Path(r.run_dir).name, "status": r.status + (" SIM" if r.simulated else ""),
+             "created": (r.created_at or "")[:19],
+             "iterations": f"{r.iterations}/{r.iteration_budget or '-'}",
              "accepted": r.accepted, "rejected": r.rejected, "invalid": r.invalid,
              "seed": pct(r.seed_pass_rate), "best": pct(r.best_pass_rate),
              "spend_usd": f"{r.spend_usd:.4f}", "detail": r.detail[:40]} for r in runs]

@@ -68,7 +68,10 @@ def attempts_text(rows: list[dict[str, Any]], full: bool = False) -> str:
         out.append(f"  edit:      {r['summary'] or '-'}")
         if r["changed_paths"]:
             out.append(f"  files:     {', '.join(r['changed_paths'])}")
-        out.append(f"  decision:  {r['reason'] or r['state'] or '-'}")
+        if r["status"] in ("in_progress", "committing"):
+            out.append(f"  state:     {r['state']} (not decided yet)")
+        else:
+            out.append(f"  decision:  {r['reason'] or '-'}")
         if r["commit_sha"]:
             out.append(f"  commit:    {r['commit_sha']}")
         diag = diagnosis_text(r["diagnosis"], full).splitlines() or ["-"]

@@ -113,7 +113,7 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Figure:
                for k, r in enumerate(runs)]
     seen = {r["status"] for run in runs for r in run["trajectory"]}
     handles += [Line2D([], [], linestyle="none", marker="x" if s == "invalid" else "o", color=c,
-                       markersize=4, label="invalid (not scored)" if s == "invalid" else s)
+                       markersize=4, label="invalid (not scored)" if s == "invalid" else s.replace("_", " "))
                 for s, c in STATUS_COLOURS.items() if s in seen and s != "committing"]
     if several:
         handles += [Line2D([], [], linestyle="none", marker=RUN_MARKERS[k % len(RUN_MARKERS)],

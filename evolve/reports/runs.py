@@ -108,10 +108,11 @@ def run_config(reader: StoreReader | None, run_dir: Path) -> dict[str, Any]:
     if info is not None:
         rows = reader.query("SELECT config_json FROM runs LIMIT 1")  # type: ignore[union-attr]
         return json.loads(rows[0]["config_json"])
-    path = run_dir / CONFIG_FILE
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return {}
+    try:
+        config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def candidate_stats(reader: StoreReader) -> dict[str, dict[str, float | int | None]]:
