@@ -60,8 +60,9 @@ def load_run(run_dir: Path) -> dict[str, Any]:
             "trajectory": trajectory, "failures": failures, "calls": calls}
 
 
-def _label(run: dict[str, Any], several: bool) -> str:
-    return run["run_id"] + (" (sim)" if run["simulated"] and several else "")
+def _label(run: dict[str, Any], mixed: bool) -> str:
+    """The run's legend name; `(sim)` marks simulated runs overlaid with real ones."""
+    return run["run_id"] + (" (sim)" if run["simulated"] and mixed else "")
 
 
 def _title(runs: Sequence[dict[str, Any]], what: str) -> str:
@@ -107,17 +108,20 @@ def trajectory_figure(runs: Sequence[dict[str, Any]]) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", linewidth=0.3, alpha=0.5)
     ax.set_title(_title(runs, "validation pass rate"))
+    mixed = len({r["simulated"] for r in runs}) > 1
     handles = [Line2D([], [], color=RUN_COLOURS[k % len(RUN_COLOURS)],
                       linestyle="-" if k == 0 else (0, (4, 1.5)),
-                      label=f"best so far, {_label(r, several)}" if several else "best accepted so far")
+                      label=f"best so far, {_label(r, mixed)}" if several else "best accepted so far")
                for k, r in enumerate(runs)]
-    seen = {r["status"] for run in runs for r in run["trajectory"]}
+    seen = {r["status"] for run in runs for r in run["trajectory"]
+            if r["pass_rate"] is not None or r["status"] == "invalid"}
+
     handles += [Line2D([], [], linestyle="none", marker="x" if s == "invalid" else "o", color=c,
                        markersize=4, label="invalid (not scored)" if s == "invalid" else s.replace("_", " "))
                 for s, c in STATUS_COLOURS.items() if s in seen and s != "committing"]
     if several:
         handles += [Line2D([], [], linestyle="none", marker=RUN_MARKERS[k % len(RUN_MARKERS)],
-                           color="#444444", markersize=4, label=_label(r, True))
+                           color="#444444", markersize=4, label=_label(r, mixed))
                     for k, r in enumerate(runs)]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, handlelength=1.6,
                columnspacing=1.0)
