@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from evolve.commands.runs import add_results_option
-from evolve.reports.plot import KINDS, plot_runs
+from evolve.reports import KINDS
 from evolve.reports.runs import resolve_run
 
 
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def plot_command(args: argparse.Namespace) -> int:
+    from evolve.reports.plot import plot_runs  # matplotlib loads only when a figure is drawn
+
     dirs = [resolve_run(r, args.results) for r in args.runs]
     out = plot_runs(dirs, Path(args.out), args.kind)
     print(f"wrote {out}", file=sys.stderr)

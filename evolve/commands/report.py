@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from evolve.commands.runs import add_results_option
-from evolve.reports.report import build_report
 from evolve.reports.runs import resolve_run
 
 
@@ -23,5 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from evolve.reports.report import build_report  # matplotlib loads only when a page is built
+
     print(build_report(resolve_run(args.run, args.results), Path(args.out)))
     return 0

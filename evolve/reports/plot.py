@@ -24,11 +24,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from evolve.reports import KINDS
 from evolve.reports.runs import candidate_stats, open_reader
 from inner_loop.episode import OUTCOMES
 from inner_loop.errors import UserError
 
-KINDS = ("trajectory", "failures", "cost")
 FORMATS = ("png", "svg", "pdf")
 WIDTH_IN = 3.5
 STATUS_COLOURS = {"accepted": "#1b9e77", "rejected": "#d95f02", "invalid": "#666666",

@@ -14,7 +14,8 @@ from typing import Any
 
 from evolve.reports import log as reports_log
 from evolve.reports.diff import diff_data
-from evolve.reports.plot import KINDS, load_run, render
+from evolve.reports import KINDS
+from evolve.reports.plot import load_run, render
 from evolve.reports.runs import open_reader, pct
 from evolve.reports.show import show_data
 
