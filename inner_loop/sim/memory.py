@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,8 +63,17 @@ def default_knowledge_path() -> Path:
     return Path(__file__).resolve().parents[2] / "splits" / "papers.jsonl.gz"
 
 
-@lru_cache(maxsize=4)
+_LOAD_LOCK = threading.Lock()
+
+
 def load_memory(path: str | None = None) -> Memory:
+    """The memory of a knowledge corpus, built once per process (threads wait for the first)."""
+    with _LOAD_LOCK:
+        return _build_memory(path)
+
+
+@lru_cache(maxsize=4)
+def _build_memory(path: str | None) -> Memory:
     src = Path(path) if path else default_knowledge_path()
     opener = gzip.open if src.suffix == ".gz" else open
     papers = []
