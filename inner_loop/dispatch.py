@@ -161,8 +161,15 @@ class Dispatcher:
 
     def _done(self, args: dict[str, Any]) -> Any:
         self.transcript.append({"op": "done", "result": str(args.get("result", ""))[:2000]})
-        self.end("exhausted", None)
+        self.end("exhausted", None if self.rounds else self._no_round_reason())
         raise EpisodeEnd({"ok": True})
+
+    def _no_round_reason(self) -> str:
+        """Why an episode that never called the challenger produced nothing (e.g. a real model's
+        orchestrator that answered in prose instead of calling a tool): never a silent zero."""
+        logs = [e["text"] for e in self.transcript if e.get("op") == "log"]
+        last = f"; last harness log: {' '.join(logs[-1].split())[:300]}" if logs else ""
+        return f"no round: the harness returned before any challenger call{last}"
 
     def _crash(self, args: dict[str, Any]) -> Any:
         error = str(args.get("error", ""))[:2000]
