@@ -323,6 +323,10 @@ class Dispatcher:
                 rnd.reason = "verifier: " + feedback[:300]
             elif rnd.parse_error:
                 rnd.outcome, rnd.reason = "parse_error", rnd.parse_error
+            elif rnd.verifier_feedback is not None and rnd.verifier_verdict is None:
+                reply = " ".join(rnd.verifier_feedback.split())[:200] or "(empty)"
+                rnd.reason = ("the example parsed but was never evaluated; the verifier's reply "
+                              f"held no PASS/FAIL verdict: {reply}")
             else:
                 rnd.reason = "the example parsed but was never evaluated"
 
