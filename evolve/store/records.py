@@ -122,21 +122,34 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) 
     return bool(con.execute(sql, list(row.values())).fetchall())
 
 
+INSERT_CHUNK_ROWS = 100
+
+
 def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Multi-row INSERT ... VALUES statements of up to INSERT_CHUNK_ROWS rows: DuckDB runs
+    `executemany` row by row, which is several times slower for the same rows."""
     if not rows:
         return
     cols = list(rows[0])
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
-           "ON CONFLICT DO NOTHING")
-    con.executemany(sql, [[r[c] for c in cols] for r in rows])
+    one = f"({', '.join('?' for _ in cols)})"
+    for i in range(0, len(rows), INSERT_CHUNK_ROWS):
+        chunk = rows[i:i + INSERT_CHUNK_ROWS]
+        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(one for _ in chunk)} "
+               "ON CONFLICT DO NOTHING")
+        con.execute(sql, [r[c] for r in chunk for c in cols])
 
 
 def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
-    """Store each text under its sha256 (an existing hash is a no-op); return the hashes."""
+    """Store each text under its sha256 (an existing hash is a no-op); return the hashes.
+    Texts already stored are not sent to the database again."""
     texts = list(texts)
     shas = [sha256_hex(t) for t in texts]
     unique = {sha: text for sha, text in zip(shas, texts)}
-    insert_many(con, "blobs", [{"sha256": s, "text": t, "n_chars": len(t)} for s, t in unique.items()])
+    if unique:
+        known = {r[0] for r in con.execute("SELECT sha256 FROM blobs WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                                           [list(unique)]).fetchall()}
+        insert_many(con, "blobs", [{"sha256": s, "text": t, "n_chars": len(t)}
+                                   for s, t in unique.items() if s not in known])
     return shas
 
 
