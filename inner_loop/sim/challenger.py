@@ -16,7 +16,7 @@ from inner_loop.sim.facts import Fact, facts_of
 from inner_loop.sim.feedback import Feedback, read_feedback
 from inner_loop.sim.lexicon import features, stated_cap
 from inner_loop.sim.rubric import build_rubric
-from inner_loop.sim.text import clip, content_terms, rng
+from inner_loop.sim.text import clip, content_terms, rng, seed_of
 
 QUESTION_TYPES = {
     "mechanism explanation": "In the setting above, explain how {a} relates to {b}, and what the paper's design implies for {c}.",
@@ -112,8 +112,10 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
     # prompt's bytes or the instructions noticed. A rewording changes no example, and two prompts
     # that differ in one instruction draw the same numbers for every decision (common random
     # numbers), so an instruction's effect is its own, not a reshuffle of luck.
+    base = seed_of(seed, paper, fb.counts, fb.questions, fb.reasons)  # hash the paper once
+
     def stream(name: str) -> random.Random:
-        return rng("challenger", name, seed, paper, fb.counts, fb.questions, fb.reasons)
+        return rng("challenger", name, base)
     avoid = set(content_terms(" ".join(fb.questions))) if "new_angle" in feats else set()
     answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, stream("anchor"))
     premises = premises_for(facts, answer)
