@@ -110,7 +110,7 @@ def test_strong_solver_beats_weak_on_paper_specific_questions(paper):
     assert gap > 0.1  # negative items (still required by the seed rules) misfire on strong answers
 
 
-def test_leaked_context_makes_the_weak_solver_score_like_the_strong(paper):
+def test_leaked_context_lifts_the_weak_solver_towards_the_strong(paper):
     """Common random numbers: the same prompt with and without the leak rule writes the same
     example except for the context, so the pair isolates what the leak does."""
     base = edits.SELF_TEST + "\n" + edits.INT_RULE
@@ -122,7 +122,7 @@ def test_leaked_context_makes_the_weak_solver_score_like_the_strong(paper):
         assert leaked["question"] == clean["question"] and leaked["rubric"] == clean["rubric"]
         weak_leaked, weak_clean = solver_scores(leaked, "weak"), solver_scores(clean, "weak")
         assert weak_leaked > weak_clean + 0.2
-        assert solver_scores(leaked, "strong") - weak_leaked < solver_scores(clean, "strong") - weak_clean
+        assert weak_leaked >= 0.5 * solver_scores(leaked, "strong")
 
 
 def test_judge_meets_items_an_answer_covers_and_not_others():

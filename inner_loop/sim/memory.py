@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from inner_loop.sim.facts import Fact, facts_of
+from inner_loop.sim.text import coverage
 
 
 def paper_markdown(paper: dict) -> str:
@@ -46,6 +47,10 @@ class Memory:
             if score > best_score:
                 best, best_score = facts, score
         return best if best_score >= 3.0 else ()
+
+    def stated_in(self, context_terms: set[str], query_rare: set[str]) -> list[Fact]:
+        """The paper's facts the context itself states (>= 80% of their terms are in it)."""
+        return [f for f in self.best_paper(query_rare) if coverage(f.terms, context_terms) >= 0.8]
 
     def candidates(self, query_terms: set[str], query_rare: set[str], limit: int = 10) -> list[Fact]:
         """The facts a question brings to mind: >= 2 shared terms, ranked by rarity of the overlap."""

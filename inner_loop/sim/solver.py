@@ -40,9 +40,11 @@ def answer(prompt: str, skill: str, seed: int, knowledge: str | None = None) -> 
     query_rare = {t for t in query if is_rare(t)}
     ctx_terms = set(content_terms(context))
     lines = [f"The setting concerns {', '.join(sorted(query_rare)[:8]) or 'the described method'}."]
-    for fact in load_memory(knowledge).candidates(query, query_rare):
-        in_context = coverage(fact.terms, ctx_terms) >= 0.8
-        if r.random() < (0.97 if in_context else p_know(skill, fact.spec)):
+    memory = load_memory(knowledge)
+    stated = memory.stated_in(ctx_terms, query_rare) if ctx_terms else []
+    recalled = [f for f in memory.candidates(query, query_rare) if f not in stated]
+    for fact in stated + recalled:  # a solver reads its context; the rest it must recall
+        if r.random() < (0.97 if fact in stated else p_know(skill, fact.spec)):
             lines.append(fact.text)
     lines.append("Taken together, these points explain the behaviour the question asks about.")
     topics = [t for t in content_terms(question) if is_rare(t)]
