@@ -20,7 +20,7 @@ from evolve.repo import HarnessRepo
 from evolve.run import RunSettings, read_run_config, resume_run, start_run
 from evolve.store import StoreReader
 
-RUN_SETS = ["seed=8", "evolve.iterations=5", "evolve.minibatch=1", "inner_loop.max_rounds=3"]
+RUN_SETS = ["seed=2", "evolve.iterations=5", "evolve.minibatch=1", "inner_loop.max_rounds=3"]
 SETTINGS = RunSettings(validation_limit=3)
 
 
@@ -82,7 +82,7 @@ def test_store_records_every_attempt_with_its_outcome(reference):
     statuses = rows(path, "SELECT * FROM candidate_status WHERE candidate_id <> 'seed' "
                           "ORDER BY iteration")
     assert [r["iteration"] for r in statuses] == [1, 2, 3, 4, 5]
-    assert [r["candidate_id"] for r in statuses] == [candidate_id(8, n) for n in range(1, 6)]
+    assert [r["candidate_id"] for r in statuses] == [candidate_id(2, n) for n in range(1, 6)]
     history = rows(path, "SELECT * FROM iterations ORDER BY iteration")
     assert [(h["candidate_id"], h["status"]) for h in history] == \
         [(r["candidate_id"], r["status"]) for r in statuses]
