@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 WEAK_ANSWER_CHARS = 300
+CHALLENGER_HEAD_CHARS = 120  # enough to see prose or a fence before the JSON
 
 
 def _line(text: Any) -> str:
@@ -58,6 +59,8 @@ def render_round(rnd: Any) -> str:
     lines = [head, *_example_lines(rnd.example),
              f"verifier: {verdict} {_line(rnd.verifier_feedback)}",
              f"parse_error: {_line(rnd.parse_error)}",
+             f"reason: {_line(rnd.reason)}",
+             f"challenger_reply: {_line((rnd.challenger_raw or '')[:CHALLENGER_HEAD_CHARS])}",
              f"weak_answer: {_weak_answer(rnd.weak)}"]
     return "\n".join(lines)
 

@@ -47,8 +47,10 @@ def test_round_lines_follow_the_format():
         {"criterion": "mentions X", "weight": 5, "category": "core"}]
     assert lines[7] == "verifier: PASS fine all good"
     assert lines[8] == "parse_error: -"
-    assert lines[9] == "weak_answer: " + "w" * 300
-    assert len(lines) == 10
+    assert lines[9] == "reason: -"
+    assert lines[10] == "challenger_reply: -"
+    assert lines[11] == "weak_answer: " + "w" * 300
+    assert len(lines) == 12
 
 
 def test_parse_error_round_without_example_uses_dashes():
@@ -60,7 +62,17 @@ def test_parse_error_round_without_example_uses_dashes():
                           "reference_answer: -", "rubric: -"]
     assert lines[7] == "verifier: - -"
     assert lines[8] == "parse_error: invalid JSON: x"
-    assert lines[9] == "weak_answer: -"
+    assert lines[9] == "reason: -"
+    assert lines[10] == "challenger_reply: {bad"
+    assert lines[11] == "weak_answer: -"
+
+
+def test_an_abandoned_rounds_reply_head_shows_why_the_harness_dropped_it():
+    rnd = RoundRecord(index=1, challenger_raw="Here is the example I wrote:\n{...}", outcome="abandoned",
+                      reason="the example parsed but was never evaluated")
+    lines = render_transcripts([record("p4", [rnd])]).splitlines()
+    assert "reason: the example parsed but was never evaluated" in lines
+    assert "challenger_reply: Here is the example I wrote: {...}" in lines
 
 
 def test_strong_average_is_shown_when_the_strong_solver_ran():

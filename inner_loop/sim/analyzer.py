@@ -80,6 +80,8 @@ def classify(outcome: str, block: str) -> str | None:
     weights = [i.get("weight") for i in ex["rubric"] if isinstance(i, dict)]
     if outcome == "parse_error" or "json" in parse.lower() or "unparseable" in verifier.lower():
         return "json"
+    if outcome == "abandoned" and not _field(block, "challenger_reply").startswith("{"):
+        return "json"  # the reply was wrapped in prose or a fence and the harness dropped it
     if outcome == "too_easy" and _rule(block) == "weak_zero":
         # a weak sample clipped to zero: negative items outweighing what it got right
         return "negatives" if any(isinstance(w, int) and w < 0 for w in weights) else None
@@ -88,7 +90,7 @@ def classify(outcome: str, block: str) -> str | None:
     if outcome == "failed_on_strong":
         return "negatives" if any(isinstance(w, int) and w < 0 for w in weights) else "generic"
     if outcome in ("failed_quality_check", "failed_final_guard"):
-        low = (verifier + " " + parse).lower()
+        low = (verifier + " " + parse + " " + _field(block, "reason")).lower()
         if "integer" in low or "string" in low:
             return "weight_format"
         if "negative" in low:
