@@ -37,6 +37,7 @@ from inner_loop.runner import run_episode
 from evolve.analyzer import DiagnosisUnparseable, history_line, run_analyzer
 from evolve.implementer import Workspace, list_harness_files, run_implementer
 from evolve.policy import decide as policy_decide
+from evolve.racing import race
 from evolve.selection import select_parent
 from evolve.validate import check_changes, smoke_reason
 
@@ -228,9 +229,13 @@ def score(ctx: RunContext, a: Attempt) -> None:
     child_dir = ctx.export(a.cid, a.scratch(ctx))
     parent_dir = ctx.repo.checkout(a.parent_sha)
     repeats = range(a.n * ctx.config.evolve.repeats, (a.n + 1) * ctx.config.evolve.repeats)
-    jobs = [(cid, d, p, r) for cid, d in ((a.cid, child_dir), (a.parent, parent_dir))
-            for p in ctx.validation for r in repeats]
-    run_jobs(ctx, jobs, "validation", a.n)
+    child, parent = ([(cid, d, p, r) for p in ctx.validation for r in repeats]
+                     for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
+    if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
+        prior = [x for xs in _by_paper(ctx, a.parent, a.view.upto, -1).values() for x in xs]
+        race(ctx, a.n, child, parent, prior, lambda jobs, n: run_jobs(ctx, jobs, "validation", n))
+    else:
+        run_jobs(ctx, child + parent, "validation", a.n)
     ctx.store.record_candidate_event(a.cid, "scored")
     a.refresh(ctx)
 

@@ -103,6 +103,7 @@ class EvolveConfig(Strict):
     selection_temperature: float = 0.1
     acceptance: Literal["strict", "confident"] = "strict"
     confidence: float = 0.9
+    racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
 
 
 class SimConfig(Strict):
