@@ -70,7 +70,7 @@ def step(request: LLMRequest) -> tuple[str, list[ToolCall]]:
     writes = [result for name, result in steps if name in ("write_file", "replace_in_file")]
     if any(not w.get("ok") for w in writes):
         err = next(w.get("error", "") for w in writes if not w.get("ok"))
-        return "A write was refused; stopping.", _call("finish", n, summary=f"{plan.summary} (refused: {err[:120]})")
+        return "A write was refused; stopping.", _call("finish", n, summary=f"{plan.summary} ({err[:120]})")
     if len(writes) >= len(plan.edits):
         return "Done.", _call("finish", n, summary=plan.summary)
     path, apply = plan.edits[len(writes)]
