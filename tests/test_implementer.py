@@ -7,20 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from harness_fixtures import MINIMAL_MANIFEST
 
 from inner_loop.harness import Manifest, load_harness
 from evolve.implementer import TOOLS, Workspace, list_harness_files
 
-MANIFEST = """\
-[harness]
-entry = "agent.py"
-editable = ["prompts/*.md", "*.py"]
-
-[prompts.challenger]
-file = "prompts/challenger.md"
-role = "challenger"
-variables = ["paper"]
-"""
+MANIFEST = MINIMAL_MANIFEST
 
 
 @pytest.fixture

@@ -10,22 +10,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from harness_fixtures import MINIMAL_MANIFEST
 
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import Manifest
 from evolve.repo import ChangedPath, HarnessRepo
 from evolve.validate import check_changes, smoke_reason
 
-MANIFEST = """\
-[harness]
-entry = "agent.py"
-editable = ["prompts/*.md", "*.py"]
-
-[prompts.challenger]
-file = "prompts/challenger.md"
-role = "challenger"
-variables = ["paper"]
-"""
+MANIFEST = MINIMAL_MANIFEST
 
 
 @pytest.fixture
