@@ -12,6 +12,7 @@ import os
 import sys
 
 from inner_loop.errors import UserError
+from inner_loop.llm.types import FatalLLMError
 
 # Subcommand modules under evolve.commands, in the order `autodata --help` lists them.
 COMMANDS = [
@@ -21,6 +22,7 @@ COMMANDS = [
     "papers",
     "split",
     "sim_serve",
+    "bench",
     "runs",
     "show",
     "log",
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         rc = args.func(args)
     except UserError as exc:
         print(f"autodata: error: {exc}", file=sys.stderr)
+        return 1
+    except FatalLLMError as exc:  # an endpoint gave up or refused: the run stays resumable
+        print(f"autodata: error: {' '.join(str(exc).split())[:400]} (fix the endpoint or key, "
+              "then `autodata resume` the run)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("autodata: interrupted", file=sys.stderr)

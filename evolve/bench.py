@@ -1,0 +1,257 @@
+"""`autodata bench`: throughput, overhead, scaling, resume and call economy, measured in one run.
+
+Every figure comes from real runs (`evolve.run.start_run`) in a temporary folder; nothing is
+estimated. Endpoint scenarios talk HTTP to `autodata sim-serve` started as a *subprocess* on
+loopback with injected latency, so the simulator's CPU is its own process's and is measured
+separately (from /proc) and never counted as ours. All roles share the one endpoint, so its
+concurrency cap C (`max_concurrency`) bounds calls in flight; the ideal rate is C / latency.
+
+1. saturation = calls/s during candidate scoring (first call start → last call end) ÷ (C / L).
+2. call economy = calls (tokens) per iteration with the exact savings on ÷ with them off, on the
+   same seeds; decisions must be identical (checked, reported).
+3. overhead = our CPU per LLM call at latency 0: this process's CPU + the sandboxed harness
+   children's CPU, the sim server's CPU excluded (it runs in its own process).
+4. scaling = wall time of one validation scoring vs papers and vs episodes in flight.
+5. resume = calls a resumed run pays again for episodes already recorded before the stop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from inner_loop.config import Config, load_config
+from inner_loop.roles import ROLES
+from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
+from evolve.store import StoreReader
+
+
+@dataclass
+class BenchSettings:
+    """Small defaults so the whole benchmark stays well under 5 minutes on 2 cores."""
+
+    latency_ms: float = 50.0  # scaling scenarios
+    cap: int = 8  # C: the endpoint's concurrency cap for the saturation scenario
+    saturation_latency_ms: float = 400.0  # C / L must stay below what the sim process can serve
+    saturation_papers: int = 10
+    saturation_inflight: int = 16
+    overhead_papers: tuple[int, int] = (3, 10)  # marginal CPU per call between the two sizes
+    scaling_papers: tuple[int, ...] = (10, 25, 50)
+    scaling_inflight: tuple[int, ...] = (1, 4, 16, 64)
+    scaling_cap: int = 16
+    scaling_inflight_papers: int = 10
+    economy_iterations: int = 2
+    economy_papers: int = 6
+    resume_iterations: int = 1
+    max_rounds: int = 2
+    seed: int = 2
+
+
+@dataclass
+class BenchResult:
+    settings: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    scaling: list[dict[str, Any]] = field(default_factory=list)
+    economy: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+class SimProcess:
+    """`autodata sim-serve --port 0` in a subprocess; base_url read from its banner."""
+
+    def __init__(self, latency_ms: float):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evolve.cli", "sim-serve", "--port", "0",
+             "--latency-ms", str(latency_ms)], stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline() if self.proc.stderr else ""
+        match = re.search(r"(http://\S+/v1)", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError(f"sim-serve did not start: {line!r}")
+        self.base_url = match.group(1)
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _config(bs: BenchSettings, sets: list[str], base_url: str | None, cap: int) -> Config:
+    config = load_config(None, [f"seed={bs.seed}", f"inner_loop.max_rounds={bs.max_rounds}",
+                                "evolve.minibatch=1"] + sets)
+    if base_url is None:
+        return config
+    roles = {r: config.roles[r].model_copy(update={  # type: ignore[index]
+        "backend": "openai", "base_url": base_url, "model": f"sim-{r}",
+        "max_concurrency": cap, "timeout_s": 60.0}) for r in ROLES}
+    return config.model_copy(update={"roles": roles})
+
+
+def split_file(folder: Path, papers: int) -> Path:
+    """A split whose validation subset is the 25 validation papers, then train papers."""
+    import json
+
+    from inner_loop.papers import default_split_path
+
+    data = json.loads(Path(default_split_path()).read_text())
+    pool = list(data["validation"]) + list(data["train"])
+    if papers > len(pool):
+        raise ValueError(f"at most {len(pool)} papers for the scaling benchmark")
+    data["validation"], data["train"] = pool[:papers], pool[papers:] or pool[:1]
+    data["train"] = [p for p in data["train"] if p not in data["validation"]] or list(
+        data["unassigned_pool"][:1])
+    path = folder / f"split_{papers}.json"
+    write_json(path, data)
+    return path
+
+
+def calls_of(run_dir: Path, where: str = "TRUE") -> dict[str, Any]:
+    with StoreReader.open(run_dir) as r:
+        row = r.query(
+            "SELECT count(*) AS calls, coalesce(sum(input_tokens + output_tokens), 0) AS tokens, "
+            "min(epoch(started_at)) AS t0, max(epoch(started_at) + duration_ms / 1000) AS t1 "
+            f"FROM llm_calls WHERE NOT cached AND {where}")[0]
+    return {k: (float(v) if v is not None else 0.0) for k, v in row.items()}
+
+
+def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight: int,
+            latency_ms: float, cap: int) -> dict[str, Any]:
+    """Seed scoring (`evolve --iterations 0`) against a sim-serve subprocess; its figures."""
+    server = SimProcess(latency_ms)
+    try:
+        config = _config(bs, ["evolve.iterations=0", f"inner_loop.concurrency={inflight}"],
+                         server.base_url, cap)
+        settings = RunSettings(split_path=str(split_file(folder, papers)))
+        sim0, cpu0 = server.cpu_s(), time.process_time()
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        start_run(config, settings, folder / name, show_progress=False)
+        wall = time.perf_counter() - t0
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ours = time.process_time() - cpu0
+        sandbox = (kids.ru_utime + kids.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+        sim_cpu = server.cpu_s() - sim0
+    finally:
+        server.stop()
+    c = calls_of(folder / name)
+    span = max(1e-9, c["t1"] - c["t0"])
+    return {"name": name, "papers": papers, "inflight": inflight, "cap": cap,
+            "latency_ms": latency_ms, "calls": int(c["calls"]), "wall_s": wall,
+            "scoring_s": span, "calls_per_s": c["calls"] / span,
+            "ideal_calls_per_s": cap / (latency_ms / 1000) if latency_ms else None,
+            "cpu_ms_per_call": 1000 * ours / max(1, c["calls"]),
+            "sandbox_cpu_ms_per_call": 1000 * sandbox / max(1, c["calls"]),
+            "sim_cpu_ms_per_call": 1000 * sim_cpu / max(1, c["calls"])}
+
+
+def marginal(small: dict[str, Any], big: dict[str, Any]) -> dict[str, Any]:
+    """CPU per call between two run sizes: fixed costs (git, DuckDB, corpus) cancel out."""
+    calls = big["calls"] - small["calls"]
+    out = dict(big, name="overhead", marginal_calls=calls)
+    for key in ("cpu_ms_per_call", "sandbox_cpu_ms_per_call", "sim_cpu_ms_per_call"):
+        out[key] = (big[key] * big["calls"] - small[key] * small["calls"]) / max(1, calls)
+        out["whole_run_" + key] = big[key]
+    return out
+
+
+def decisions(run_dir: Path) -> list[tuple[int, str, str]]:
+    with StoreReader.open(run_dir) as r:
+        return [(x["iteration"], x["candidate_id"], x["status"]) for x in
+                r.query("SELECT iteration, candidate_id, status FROM iterations ORDER BY 1")]
+
+
+def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
+    """Evolution iterations with the savings on and off (in-process sim: only calls count)."""
+    out: dict[str, Any] = {}
+    k = bs.economy_iterations
+    for label, on in (("protocol", "false"), ("savings", "true")):
+        config = _config(bs, [f"evolve.iterations={k}", f"evolve.concurrency={k}",
+                              "inner_loop.concurrency=4", f"evolve.racing={on}"], None, 1)
+        run_dir = folder / f"economy_{label}"
+        start_run(config, RunSettings(validation_limit=bs.economy_papers), run_dir,
+                  show_progress=False)
+        c = calls_of(run_dir, "iteration >= 1")
+        out[label] = {"calls": int(c["calls"]), "tokens": int(c["tokens"]),
+                      "decisions": decisions(run_dir)}
+    p, s = out["protocol"], out["savings"]
+    out["calls_ratio"] = s["calls"] / max(1, p["calls"])
+    out["tokens_ratio"] = s["tokens"] / max(1, p["tokens"])
+    out["identical_decisions"] = p["decisions"] == s["decisions"]
+    return out
+
+
+def resume_figures(bs: BenchSettings, folder: Path) -> dict[str, Any]:
+    """Stop a run by its call budget, resume it, count calls paid again for finished episodes."""
+    full = folder / "resume_full"
+    sets = [f"evolve.iterations={bs.resume_iterations}", "evolve.concurrency=1"]
+    settings = RunSettings(validation_limit=5)
+    start_run(_config(bs, sets, None, 1), settings, full, show_progress=False)
+    total = int(calls_of(full)["calls"])
+    cut = folder / "resume_cut"
+    start_run(_config(bs, sets + [f"budget.max_calls={total // 2}"], None, 1), settings, cut,
+              show_progress=False)
+    with StoreReader.open(cut) as r:
+        before_ids = {x["call_id"] for x in r.query("SELECT call_id FROM llm_calls")}
+        done = [f"it{x['iteration']}/{x['candidate_id']}/{x['purpose']}/{x['paper_id']}/"
+                f"r{x['repeat']}" for x in r.query("SELECT * FROM evaluations")]
+    rc = read_run_config(cut)
+    budget = rc.config.budget.model_copy(update={"max_calls": None})
+    rc = rc.model_copy(update={"config": rc.config.model_copy(update={"budget": budget})})
+    write_json(cut / "config.json", rc.model_dump(mode="json"))
+    resume_run(cut, show_progress=False)
+    with StoreReader.open(cut) as r:
+        after = r.query("SELECT call_id, tag FROM llm_calls WHERE NOT cached")
+    new = [x for x in after if x["call_id"] not in before_ids]
+    repaid = sum(1 for x in new if any(x["tag"].startswith(d) for d in done))
+    return {"calls_uninterrupted": total, "calls_before_stop": len(before_ids),
+            "calls_after_resume": len(new), "episodes_finished_before_stop": len(done),
+            "calls_repaid_for_finished_work": repaid,
+            "identical_decisions": decisions(full) == decisions(cut)}
+
+
+def run_bench(bs: BenchSettings, workdir: Path | None = None,
+              progress: Any = None) -> BenchResult:
+    say = progress or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    result = BenchResult(settings=dict(bs.__dict__))
+    with tempfile.TemporaryDirectory(prefix="autodata-bench-", dir=workdir) as tmp:
+        folder = Path(tmp)
+        say("bench: saturation")
+        result.rows.append(scoring(bs, folder, "saturation", papers=bs.saturation_papers,
+                                   inflight=bs.saturation_inflight,
+                                   latency_ms=bs.saturation_latency_ms, cap=bs.cap))
+        say("bench: overhead (latency 0)")
+        small, big = (scoring(bs, folder, f"overhead_{n}", papers=n, inflight=8,
+                              latency_ms=0.0, cap=64) for n in bs.overhead_papers)
+        result.rows.append(marginal(small, big))
+        for n in bs.scaling_papers:
+            say(f"bench: scaling, {n} papers")
+            result.scaling.append(scoring(bs, folder, f"papers_{n}", papers=n, inflight=16,
+                                          latency_ms=bs.latency_ms, cap=bs.scaling_cap))
+        for k in bs.scaling_inflight:
+            say(f"bench: scaling, {k} episodes in flight")
+            result.scaling.append(scoring(bs, folder, f"inflight_{k}",
+                                          papers=bs.scaling_inflight_papers, inflight=k,
+                                          latency_ms=bs.latency_ms, cap=bs.scaling_cap))
+        say("bench: call economy")
+        result.economy = economy(bs, folder)
+        say("bench: resume")
+        result.economy["resume"] = resume_figures(bs, folder)
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def stamp() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,111 @@
+"""`autodata bench [--json]`: the performance figures of issue 9, measured side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from evolve.bench import BenchSettings, run_bench, stamp
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="benchmark: saturation, call economy, overhead, scaling, resume",
+        description="Real runs against `sim-serve` on loopback (SIMULATED model world) with "
+        "injected latency and an endpoint concurrency cap; prints one table.")
+    p.add_argument("--latency-ms", type=float, default=50.0, help="injected latency (scaling)")
+    p.add_argument("--saturation-latency-ms", type=float, default=400.0,
+                   help="injected latency of the saturation scenario")
+    p.add_argument("--cap", type=int, default=8, help="endpoint concurrency cap C (saturation)")
+    p.add_argument("--quick", action="store_true", help="smaller scaling grid (for tests)")
+    p.add_argument("--plot", metavar="PNG", help="also write the scaling plot to PNG")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=bench_command)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    bs = BenchSettings(latency_ms=args.latency_ms, cap=args.cap,
+                       saturation_latency_ms=args.saturation_latency_ms)
+    if args.quick:
+        bs.saturation_papers, bs.scaling_papers, bs.scaling_inflight = 5, (3, 6), (1, 8)
+        bs.scaling_inflight_papers, bs.economy_iterations, bs.economy_papers = 3, 2, 4
+        bs.overhead_papers, bs.saturation_latency_ms = (2, 4), 200.0
+    result = run_bench(bs)
+    data = {"simulated": True, "measured_at": stamp(), **asdict(result)}
+    if args.plot:
+        plot(data, args.plot)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print(table(data))
+    return 0
+
+
+def _f(x: object, fmt: str = "{:.3f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def table(d: dict) -> str:
+    """One table: figure, value, target, and what it was measured on."""
+    sat, ovh = d["rows"][0], d["rows"][1]
+    eco, res = d["economy"], d["economy"]["resume"]
+    saturation = sat["calls_per_s"] / sat["ideal_calls_per_s"]
+    rows = [
+        ("saturation", _f(saturation), ">= 0.90",
+         f"{sat['calls_per_s']:.1f} calls/s vs C/L = {sat['ideal_calls_per_s']:.0f} "
+         f"(C={sat['cap']}, L={sat['latency_ms']:.0f} ms, {sat['papers']} papers, "
+         f"{sat['inflight']} episodes in flight)"),
+        ("call economy (calls)", _f(eco["calls_ratio"]), "<= 0.65",
+         f"{eco['savings']['calls']} / {eco['protocol']['calls']} calls in "
+         f"{len(eco['protocol']['decisions'])} iterations; identical decisions: "
+         f"{eco['identical_decisions']}"),
+        ("call economy (tokens)", _f(eco["tokens_ratio"]), "<= 0.65",
+         f"{eco['savings']['tokens']} / {eco['protocol']['tokens']} tokens"),
+        ("overhead, ms CPU/call", _f(ovh["cpu_ms_per_call"]), "<= 2",
+         f"this process, latency 0, marginal over {ovh['marginal_calls']} calls (whole run "
+         f"{ovh['whole_run_cpu_ms_per_call']:.1f}); sandboxed harness children "
+         f"+{ovh['sandbox_cpu_ms_per_call']:.2f} ms; sim server (excluded) "
+         f"{ovh['sim_cpu_ms_per_call']:.2f} ms"),
+    ]
+    for s in d["scaling"]:
+        rows.append((f"scaling {s['name']}", f"{s['scoring_s']:.2f} s", "linear / falls",
+                     f"{s['papers']} papers, {s['inflight']} in flight, cap {s['cap']}, "
+                     f"{s['calls']} calls, {s['calls_per_s']:.1f} calls/s"))
+    rows.append(("resume: calls repaid", str(res["calls_repaid_for_finished_work"]), "0",
+                 f"stopped at {res['calls_before_stop']} calls "
+                 f"({res['episodes_finished_before_stop']} episodes recorded), "
+                 f"{res['calls_after_resume']} calls after resume, uninterrupted "
+                 f"{res['calls_uninterrupted']}; identical decisions: "
+                 f"{res['identical_decisions']}"))
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"autodata bench — SIMULATED model world, {d['measured_at']}, "
+             f"{d['wall_s']:.0f} s"]
+    lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {e}" for a, b, c, e in rows]
+    return "\n".join(lines)
+
+
+def plot(d: dict, path: str) -> None:
+    """Scoring wall time vs papers and vs episodes in flight (matplotlib, Agg)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6))
+    by_papers = [s for s in d["scaling"] if s["name"].startswith("papers_")]
+    by_inflight = [s for s in d["scaling"] if s["name"].startswith("inflight_")]
+    for ax, rows, key, label in ((fig.add_subplot(1, 2, 1), by_papers, "papers",
+                                  "validation papers (16 episodes in flight)"),
+                                 (fig.add_subplot(1, 2, 2), by_inflight, "inflight",
+                                  "episodes in flight")):
+        ax.plot([s[key] for s in rows], [s["scoring_s"] for s in rows], "o-")
+        ax.set_xlabel(label)
+        ax.set_ylabel("scoring wall time (s)")
+        if key == "inflight":
+            ax.set_xscale("log", base=2)
+        ax.grid(alpha=0.3)
+    s0 = d["scaling"][0]
+    fig.suptitle(f"autodata bench, SIMULATED: seed scoring against sim-serve, "
+                 f"latency {s0['latency_ms']:.0f} ms, endpoint cap {s0['cap']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
