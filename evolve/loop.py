@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import Manifest, load_harness
-from inner_loop.llm.types import BudgetExceeded
+from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.runner import run_episode
 from evolve.analyzer import DiagnosisUnparseable, history_line, run_analyzer
@@ -302,16 +302,20 @@ def run_jobs(ctx: RunContext, jobs: Sequence[Job], purpose: str, iteration: int,
                              client=RepeatClient(ctx.client, repeat), harness_version=cid,
                              workdir_root=ctx.run_dir / "work",
                              tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
-        if record.status != "budget":
+        if record.status not in ("budget", "infrastructure"):  # both are re-run on resume
             ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
                                      iteration)
         return record
 
     workers = max(1, min(ctx.config.inner_loop.concurrency, len(todo)))
     with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
-        stopped = [r for r in pool.map(work, todo) if r.status == "budget"]
+        records = list(pool.map(work, todo))
+    stopped = [r for r in records if r.status == "budget"]
     if stopped:
         raise BudgetExceeded(stopped[0].error or "budget exceeded")
+    infra = [r for r in records if r.status == "infrastructure"]
+    if infra:  # an endpoint failed beyond its retries: stop (resumable), never score it
+        raise FatalLLMError(f"infrastructure: {' '.join(str(infra[0].error).split())[:300]}")
     return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
 
 

@@ -140,7 +140,7 @@ class HarnessRepo:
     """One run's harness repo. Share one instance per process: its lock serialises git writes."""
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).absolute()  # git runs in other dirs: relative paths break
         self.path = self.run_dir / "harness"
         self._git = _git(self.path)
         self._lock = threading.RLock()

@@ -323,6 +323,7 @@ def start_run(config: Config, settings: RunSettings, run_dir: Path | None = None
     for what in ("corpus_path", "split_path"):
         if not Path(getattr(settings, what)).is_file():
             raise UserError(f"run.{what}: no such file: {getattr(settings, what)}")
+    check_inputs(config, settings)  # before the run folder exists: bad input creates nothing
     run_id = new_run_id(config.seed)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(run_id)
     rc = make_run_config(config, settings, run_dir.name)
@@ -334,6 +335,13 @@ def resume_run(run_dir: Path, *, show_progress: bool = True) -> RunSummary:
     """Continue a run from its folder (`autodata resume`)."""
     return drive(Path(run_dir), read_run_config(Path(run_dir)), resumed=True,
                  show_progress=show_progress)
+
+
+def check_inputs(config: Config, settings: RunSettings) -> None:
+    """The papers of both splits load (a bad corpus or split is refused before the folder)."""
+    for subset in ("train", "validation"):
+        select_papers(settings.corpus_path, settings.split_path, subset,
+                      limit=settings.validation_limit if subset == "validation" else None)
 
 
 def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -> RunSummary:

@@ -125,6 +125,7 @@ class Dispatcher:
         self.confinement = ""
         self.status: str | None = None
         self.error: str | None = None
+        self.infra_error: str | None = None  # the first model call that failed after retries
         self.accepted: tuple[Example, int] | None = None
         self._role_calls: dict[str, int] = {}
         self._last_messages: dict[str, list[dict[str, Any]]] = {}
@@ -161,7 +162,8 @@ class Dispatcher:
 
     def _done(self, args: dict[str, Any]) -> Any:
         self.transcript.append({"op": "done", "result": str(args.get("result", ""))[:2000]})
-        self.end("exhausted", None if self.rounds else self._no_round_reason())
+        if self.infra_error is None:  # else record() says `infrastructure`
+            self.end("exhausted", None if self.rounds else self._no_round_reason())
         raise EpisodeEnd({"ok": True})
 
     def _no_round_reason(self) -> str:
@@ -211,6 +213,7 @@ class Dispatcher:
         except FatalLLMError as exc:
             if rnd is not None:
                 rnd.outcome, rnd.reason = "infrastructure", f"challenger call failed: {exc}"
+            self.infra_error = self.infra_error or f"{role} call failed: {exc}"
             return self._note(entry, {"error": f"{role} call failed: {exc}"})
         if rnd is not None:
             self._on_challenger(rnd, response.content)
@@ -265,6 +268,7 @@ class Dispatcher:
             else None, tag=f"{solver}:{eid}")
         if ev is None:
             rnd.outcome, rnd.reason = "infrastructure", infra
+            self.infra_error = self.infra_error or infra
             return self._note(entry, {"ok": False, "error": infra})
         done[eid] = ev
         self._on_eval(rnd, example, ev)
@@ -297,6 +301,7 @@ class Dispatcher:
             guard, infra = guard_with_retry(example, client=self.client, config=self.config)
             if guard is None:
                 rnd.outcome, rnd.reason = "infrastructure", infra
+                self.infra_error = self.infra_error or infra
                 return self._note(entry, {"accepted": False, "reason": infra})
             self.guards[eid] = guard
         if not guard.passed:
@@ -333,10 +338,13 @@ class Dispatcher:
     def record(self, base: dict[str, Any]) -> EpisodeRecord:
         """The EpisodeRecord of everything served so far (`base`: paper, method, preset...)."""
         self._finalise_rounds()
-        status = "accepted" if self.accepted else (self.status or "exhausted")
+        # not accepted after a model call failed beyond its retries: unknowable, never a quality
+        # verdict (status `infrastructure`: no evaluation; the run stops, resume runs it again)
+        unfinished = "infrastructure" if self.infra_error else "exhausted"
+        status = "accepted" if self.accepted else (self.status or unfinished)
         example, index = self.accepted if self.accepted else (None, None)
         return EpisodeRecord(**{**base, "status": status}, accepted=self.accepted is not None,
                              accepted_example=example, accepted_round=index, rounds=self.rounds,
-                             error=None if self.accepted else self.error,
+                             error=None if self.accepted else (self.error or self.infra_error),
                              confinement=self.confinement or "(the child never reported)",
                              usage=dict(self.client.usage), transcript=self.transcript)

@@ -17,7 +17,8 @@ Round outcomes (`RoundRecord.outcome`):
 
 Episode status: accepted | exhausted (the harness returned without an accepted example) |
 harness_error (crash, invalid harness, protocol violation, child died) | timeout | budget |
-runtime_error (a bug in the runtime itself, recorded at the episode boundary).
+runtime_error (a bug in the runtime itself, recorded at the episode boundary) | infrastructure
+(not accepted, and a model call failed after all its retries: never scored as a quality failure).
 
 `transcript` holds every RPC request in order with the parent's reply. For `llm` entries,
 `prefix` = how many leading messages equal those of the previous call of the same role, and
@@ -40,7 +41,8 @@ SCHEMA_VERSION = 1
 Outcome = Literal["accepted", "too_easy", "failed_on_strong", "failed_quality_check",
                   "parse_error", "failed_final_guard", "infrastructure", "abandoned"]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
-Status = Literal["accepted", "exhausted", "harness_error", "timeout", "budget", "runtime_error"]
+Status = Literal["accepted", "exhausted", "harness_error", "timeout", "budget", "runtime_error",
+                 "infrastructure"]
 
 
 class Strict(BaseModel):

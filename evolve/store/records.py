@@ -37,7 +37,7 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
 
 # Episode statuses that say nothing about the candidate (the run's budget ran out, the trusted
 # runtime failed): the episode is recorded, but no evaluation, so resume scores that paper again.
-UNSCORED_STATUSES = frozenset({"budget", "runtime_error"})
+UNSCORED_STATUSES = frozenset({"budget", "runtime_error", "infrastructure"})
 
 # The keys a call record (inner_loop.llm.accounting.CallRecord.model_dump()) may carry, plus the
 # context the Store adds. Anything else is refused, so no unexpected field (an API key) slips in.

@@ -20,12 +20,25 @@ import duckdb
 
 from evolve.store import records as rec
 from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
-from evolve.store.migrate import migrate
+from evolve.store.migrate import check_version, migrate
 from inner_loop.errors import UserError
 
 SEED_ID = "seed"
 EVENT_STATES = frozenset({"proposing", "validating", "scoring", "scored"})
 DECISION_EVENT = {"invalid": "invalid", "rejected": "rejected", "accepted": "committing"}
+
+
+def _refuse_newer(path: Path) -> None:
+    """A database from a newer autodata is refused before any read-write open (which would
+    rewrite its file). Held by another process: the writer's own open waits and checks."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        check_version(con, str(path))
+    finally:
+        con.close()
 
 
 class Store(Reads):
@@ -43,6 +56,8 @@ class Store(Reads):
         path = Path(run_dir) / DB_NAME
         if not path.exists() and not create:
             raise UserError(f"{run_dir}: no {DB_NAME} (not a run folder?)")
+        if path.exists():
+            _refuse_newer(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         con = connect_with_retry(path, read_only=False, timeout_s=lock_timeout_s)
         try:
@@ -221,7 +236,7 @@ class Store(Reads):
 
         Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
         and the episode_id on record is returned. An episode whose status is in UNSCORED_STATUSES
-        (budget, runtime_error) is recorded without an evaluation: it is not the candidate's score."""
+        (budget, runtime_error, infrastructure) is recorded without an evaluation: it is not the candidate's score."""
         record_json = rec.canonical_json(record)
         episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
                                            rec.sha256_hex(record_json))
