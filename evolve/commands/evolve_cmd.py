@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inner_loop.config import ConfigError, load_config
+from inner_loop.llm.client import require_api_keys
 from evolve.run import RunSettings
 
 
@@ -79,6 +80,7 @@ def evolve_command(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"--set run.{where}: {first['msg']}") from None
+    require_api_keys(config)
     summary = start_run(config, settings, Path(args.run_dir) if args.run_dir else None)
     print(summary.model_dump_json(indent=2) if args.json else summary.text())
     return 0

@@ -19,7 +19,7 @@ from inner_loop.config import load_config
 from inner_loop.errors import UserError
 from inner_loop.generate import METHODS, default_harness_dir, run_generate
 from inner_loop.harness import HarnessInvalid, load_harness
-from inner_loop.llm.client import LLMClient
+from inner_loop.llm.client import LLMClient, require_api_keys
 from inner_loop.papers import FORMATS, Paper, load_papers, select_papers
 
 
@@ -81,6 +81,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 def generate(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
+    require_api_keys(config)
     harness_dir = Path(args.harness) if args.harness else default_harness_dir()
     try:
         load_harness(harness_dir)

@@ -10,6 +10,7 @@ and thread-safe: the runtime calls it from many threads at once.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 import time
@@ -34,6 +35,20 @@ def derive_seed(run_seed: int, sample_index: int) -> int:
     """A stable 31-bit sample seed from the run seed and the sample index."""
     digest = hashlib.sha256(f"autodata-seed:{run_seed}:{sample_index}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def require_api_keys(config: Config) -> None:
+    """Fail fast, on one line, before any work: every key variable the config names for an
+    OpenAI-compatible role must be set (a call would otherwise fail with the same message, but
+    only after papers were loaded and episodes started)."""
+    missing: dict[str, list[str]] = {}
+    for role, rc in config.roles.items():
+        if rc.backend == "openai" and rc.api_key_env and not os.environ.get(rc.api_key_env):
+            missing.setdefault(rc.api_key_env, []).append(str(role))
+    if missing:
+        names = "; ".join(f"{var} (roles {', '.join(roles)})" for var, roles in missing.items())
+        raise ConfigError(f"API key variable not set: {names}; export it, or point those roles "
+                          "at another endpoint")
 
 
 def _dispatch(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
