@@ -79,20 +79,30 @@ def make_run_config(config: Config, settings: RunSettings, run_id: str) -> RunCo
 
 
 def default_run_dir(run_id: str) -> Path:
+    """`results/<run_id>` (or `-2`, `-3` ...), created here: mkdir is the atomic claim, so two
+    runs started in the same second in one results folder get two folders."""
     base = Path("results") / run_id
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 def prepare_run_dir(run_dir: Path, run_config: RunConfig) -> None:
     """Create the folder (refusing a non-empty one) and write config.json and logs/."""
+    busy = UserError(f"run directory {run_dir} exists and is not empty "
+                     f"(use `autodata resume {run_dir}` to continue it)")
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"run directory {run_dir} exists and is not empty "
-                        f"(use `autodata resume {run_dir}` to continue it)")
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        raise busy
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        (run_dir / "logs").mkdir()  # the atomic claim: of two runs racing here, one gets it
+    except FileExistsError:
+        raise busy from None
     write_json(run_dir / CONFIG_FILE, run_config.model_dump(mode="json"))
 
 
