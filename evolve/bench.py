@@ -41,16 +41,18 @@ class BenchSettings:
 
     latency_ms: float = 50.0  # scaling scenarios
     cap: int = 8  # C: the endpoint's concurrency cap for the saturation scenario
-    saturation_latency_ms: float = 400.0  # C / L must stay below what the sim process can serve
-    saturation_papers: int = 10
-    saturation_inflight: int = 16
+    saturation_latency_ms: float = 200.0  # C / L must stay below what the sim process can serve
+    saturation_papers: int = 25
+    saturation_inflight: int = 25
     overhead_papers: tuple[int, int] = (3, 10)  # marginal CPU per call between the two sizes
     scaling_papers: tuple[int, ...] = (10, 25, 50)
     scaling_inflight: tuple[int, ...] = (1, 4, 16, 64)
     scaling_cap: int = 16
     scaling_inflight_papers: int = 10
     economy_iterations: int = 2
-    economy_papers: int = 6
+    economy_papers: int = 4
+    economy_sets: tuple[str, ...] = ("seed=1", "inner_loop.max_rounds=6",
+                                     "inner_loop.concurrency=1")  # racing batches of 1
     resume_iterations: int = 1
     max_rounds: int = 2
     seed: int = 2
@@ -178,7 +180,7 @@ def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
     k = bs.economy_iterations
     for label, on in (("protocol", "false"), ("savings", "true")):
         config = _config(bs, [f"evolve.iterations={k}", f"evolve.concurrency={k}",
-                              "inner_loop.concurrency=4", f"evolve.racing={on}"], None, 1)
+                              f"evolve.racing={on}", *bs.economy_sets], None, 1)
         run_dir = folder / f"economy_{label}"
         start_run(config, RunSettings(validation_limit=bs.economy_papers), run_dir,
                   show_progress=False)

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Real runs against `sim-serve` on loopback (SIMULATED model world) with "
         "injected latency and an endpoint concurrency cap; prints one table.")
     p.add_argument("--latency-ms", type=float, default=50.0, help="injected latency (scaling)")
-    p.add_argument("--saturation-latency-ms", type=float, default=400.0,
+    p.add_argument("--saturation-latency-ms", type=float, default=200.0,
                    help="injected latency of the saturation scenario")
     p.add_argument("--cap", type=int, default=8, help="endpoint concurrency cap C (saturation)")
     p.add_argument("--quick", action="store_true", help="smaller scaling grid (for tests)")
