@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from inner_loop.config import load_config
 from evolve.cli import main
@@ -84,3 +85,28 @@ def test_a_relative_run_folder_works(tmp_path: Path, monkeypatch):
                         show_progress=False)
     assert summary.status == "finished" and summary.iterations_done == 1
     assert not any((tmp_path / "results" / "rel" / "harness").glob("results"))
+
+
+def _userns() -> bool:
+    import shutil
+    import subprocess
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+def test_read_only_run_folder_is_one_line_and_untouched(tmp_path: Path):
+    import subprocess
+    import sys
+    if not _userns():
+        pytest.skip("needs unshare -rm (a read-only bind mount without root)")
+    run_dir = tmp_path / "run"
+    prepare_run_dir(run_dir, make_run_config(load_config(None, []), RunSettings(), "run"))
+    before = sorted(p.name for p in run_dir.rglob("*"))
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", f'mount --bind -o ro "{run_dir}" '
+                           f'"{run_dir}" && exec "$@"', "sh", sys.executable, "-m", "evolve.cli",
+                           "resume", str(run_dir)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 1
+    assert error_lines(proc.stderr) == proc.stderr.strip().splitlines()
+    assert "Read-only file system" in proc.stderr
+    assert sorted(p.name for p in run_dir.rglob("*")) == before
