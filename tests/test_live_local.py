@@ -136,3 +136,30 @@ def test_a_prompt_beyond_the_context_is_a_recorded_fatal_error(local_server: Any
     assert len(records) == 1 and records[0].response is None
     assert records[0].error and records[0].error.startswith("challenger: ")
     assert records[0].error_kinds == ["fatal"]
+
+
+def test_the_cluster_recipe_in_the_docs_loads(tmp_path: Path) -> None:
+    """docs/real-models.md's self-hosted vLLM config is a valid config (no server needed)."""
+    text = (ROOT / "docs" / "real-models.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(# configs/cluster\.toml.*?)```", text, re.DOTALL)
+    assert block is not None, "the cluster TOML block is missing from docs/real-models.md"
+    path = tmp_path / "cluster.toml"
+    path.write_text(block.group(1), encoding="utf-8")
+    config = load_config(path)
+    assert {rc.backend for rc in config.roles.values()} == {"openai"}
+    assert config.evolve.iterations == 233 and config.inner_loop.max_rounds == 10
+
+
+def test_a_missing_key_variable_is_one_line_before_any_work(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MOONSHOT_API_KEY"}
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [str(AUTODATA), "generate", "--config", str(ROOT / "configs" / "paper.toml"),
+         "--limit", "1", "-o", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "autodata: error: API key variable not set: MOONSHOT_API_KEY (roles orchestrator, "
+        "challenger, verifier, judge, analyzer, implementer); export it, or point those roles at "
+        "another endpoint"]
+    assert not out.exists()
