@@ -44,7 +44,7 @@ class BenchSettings:
     saturation_latency_ms: float = 200.0  # C / L must stay below what the sim process can serve
     saturation_papers: int = 25
     saturation_inflight: int = 25
-    overhead_papers: tuple[int, int] = (3, 10)  # marginal CPU per call between the two sizes
+    overhead_papers: tuple[int, int] = (5, 25)  # marginal CPU per call between the two sizes
     scaling_papers: tuple[int, ...] = (10, 25, 50)
     scaling_inflight: tuple[int, ...] = (1, 4, 16, 64)
     scaling_cap: int = 16
