@@ -8,7 +8,7 @@ import pytest
 
 from inner_loop.config import load_config
 from evolve.racing import hopeless
-from evolve.run import RunSettings, start_run
+from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
 from evolve.store import StoreReader
 
 # Two iterations that both start from the seed (concurrency 2), one episode per racing batch.
@@ -45,6 +45,8 @@ def _facts(path: Path) -> dict:
                                    "purpose = 'validation' AND candidate_id <> 'seed' "
                                    "GROUP BY 1 ORDER BY 1"),
             "calls": r.query("SELECT count(*) AS n FROM llm_calls")[0]["n"],
+            "evals": sorted((x["candidate_id"], x["paper_id"], x["purpose"], x["repeat"],
+                             x["accepted"]) for x in r.query("SELECT * FROM evaluations")),
         }
 
 
@@ -73,3 +75,18 @@ def test_racing_skips_child_episodes_and_their_calls(runs):
     full, raced = runs
     assert sum(x["n"] for x in raced["child_evals"]) < sum(x["n"] for x in full["child_evals"])
     assert raced["calls"] < full["calls"]
+
+
+def test_racing_skips_the_same_episodes_after_a_budget_stop_and_resume(runs, tmp_path):
+    _, raced = runs
+    path = tmp_path / "cut"
+    start_run(load_config(None, SETS + [f"budget.max_calls={raced['calls'] // 2}"]), SETTINGS,
+              path, show_progress=False)
+    rc = read_run_config(path)
+    budget = rc.config.budget.model_copy(update={"max_calls": None})
+    rc = rc.model_copy(update={"config": rc.config.model_copy(update={"budget": budget})})
+    write_json(path / "config.json", rc.model_dump(mode="json"))
+    resume_run(path, show_progress=False)
+    again = _facts(path)
+    assert again["decisions"] == raced["decisions"]
+    assert again["evals"] == raced["evals"]
