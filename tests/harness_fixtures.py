@@ -1,4 +1,4 @@
-"""Small harness trees for tests: the manifest of a one-prompt harness."""
+"""Shared test helpers: the manifest of a one-prompt harness and a CallRecord recorder."""
 
 MINIMAL_MANIFEST = """\
 [harness]
@@ -10,3 +10,16 @@ file = "prompts/challenger.md"
 role = "challenger"
 variables = ["paper"]
 """
+
+
+class Calls:
+    """A recorder: the LLM client hands it one CallRecord per finished call."""
+
+    def __init__(self):
+        self.records = []
+
+    def __call__(self, record):
+        self.records.append(record)
+
+    def of(self, role):
+        return [r for r in self.records if r.role == role]

@@ -2,6 +2,7 @@
 infrastructure errors kept apart from quality failures. Also the protected prompt rendering."""
 
 import pytest
+from harness_fixtures import Calls
 
 from inner_loop.acceptance import PRESETS, full_check, weak_check
 from inner_loop.config import Config, load_config
@@ -30,19 +31,6 @@ def make_example() -> Example:
             RubricItem(criterion="Claims that merging improves accuracy", weight=-3),
         ],
     )
-
-
-class Calls:
-    """A recorder: the client hands it one CallRecord per finished call."""
-
-    def __init__(self):
-        self.records = []
-
-    def __call__(self, record):
-        self.records.append(record)
-
-    def of(self, role):
-        return [r for r in self.records if r.role == role]
 
 
 def client_with(calls: Calls, config: Config | None = None) -> LLMClient:

@@ -1,6 +1,7 @@
 """The final guard: structural rules, the solver-instruction lexicon, and the verifier pass."""
 
 import pytest
+from harness_fixtures import Calls
 
 from inner_loop.config import Config, load_config
 from inner_loop.evaluation import InfrastructureError
@@ -164,16 +165,6 @@ def test_clean_question_is_not_flagged(question):
 
 
 # --- final_guard on the sim backend ---------------------------------------------------------
-
-class Calls:
-    def __init__(self):
-        self.records = []
-
-    def __call__(self, record):
-        self.records.append(record)
-
-    def of(self, role):
-        return [r for r in self.records if r.role == role]
 
 
 def test_structural_problem_fails_the_guard_without_calling_the_verifier():
