@@ -233,7 +233,8 @@ def score(ctx: RunContext, a: Attempt) -> None:
                      for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
     if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
         prior = [x for xs in _by_paper(ctx, a.parent, a.view.upto, -1).values() for x in xs]
-        race(ctx, a.n, child, parent, prior, lambda jobs, n: run_jobs(ctx, jobs, "validation", n))
+        race(ctx, a.n, child, parent, prior,
+             lambda job: run_job(ctx, job, "validation", a.n))
     else:
         run_jobs(ctx, child + parent, "validation", a.n)
     ctx.store.record_candidate_event(a.cid, "scored")
@@ -293,30 +294,41 @@ def run_jobs(ctx: RunContext, jobs: Sequence[Job], purpose: str, iteration: int,
 
     An episode stopped by the budget is not recorded; BudgetExceeded is raised after the batch.
     With `load`, returns every job's record as stored (fresh or from before a crash)."""
-    done = ctx.store.finished_evaluations()
-    todo = [j for j in jobs if (j[0], j[2].id, purpose, j[3]) not in done]
-
-    def work(job: Job) -> EpisodeRecord:
-        cid, harness_dir, paper, repeat = job
-        record = run_episode(paper, harness_dir, config=config or ctx.config,
-                             client=RepeatClient(ctx.client, repeat), harness_version=cid,
-                             workdir_root=ctx.run_dir / "work",
-                             tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
-        if record.status not in ("budget", "infrastructure"):  # both are re-run on resume
-            ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
-                                     iteration)
-        return record
-
-    workers = max(1, min(ctx.config.inner_loop.concurrency, len(todo)))
+    workers = max(1, min(ctx.config.inner_loop.concurrency, len(jobs)))
     with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
-        records = list(pool.map(work, todo))
-    stopped = [r for r in records if r.status == "budget"]
-    if stopped:
-        raise BudgetExceeded(stopped[0].error or "budget exceeded")
-    infra = [r for r in records if r.status == "infrastructure"]
+        records = list(pool.map(lambda j: run_job(ctx, j, purpose, iteration, config), jobs))
+    raise_stops(records)
+    return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
+
+
+def run_job(ctx: RunContext, job: Job, purpose: str, iteration: int,
+            config: Any = None) -> EpisodeRecord | None:
+    """One job's episode, recorded; None when it was recorded before (a resumed run)."""
+    cid, harness_dir, paper, repeat = job
+    if (cid, paper.id, purpose, repeat) in ctx.store.finished_evaluations(cid):
+        return None
+    record = run_episode(paper, harness_dir, config=config or ctx.config,
+                         client=RepeatClient(ctx.client, repeat), harness_version=cid,
+                         workdir_root=ctx.run_dir / "work",
+                         tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
+    if record.status not in ("budget", "infrastructure"):  # both are re-run on resume
+        ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
+                                 iteration)
+    return record
+
+
+def stopped(record: EpisodeRecord | None) -> bool:
+    return record is not None and record.status in ("budget", "infrastructure")
+
+
+def raise_stops(records: Sequence[EpisodeRecord | None]) -> None:
+    """BudgetExceeded / FatalLLMError for the first episode the budget or an endpoint stopped."""
+    budget = [r for r in records if r is not None and r.status == "budget"]
+    if budget:
+        raise BudgetExceeded(budget[0].error or "budget exceeded")
+    infra = [r for r in records if r is not None and r.status == "infrastructure"]
     if infra:  # an endpoint failed beyond its retries: stop (resumable), never score it
         raise FatalLLMError(f"infrastructure: {' '.join(str(infra[0].error).split())[:300]}")
-    return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
 
 
 def score_seed(ctx: RunContext) -> None:

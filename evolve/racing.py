@@ -1,4 +1,4 @@
-"""Racing: stop scoring a child once it can no longer strictly beat its parent (an exact saving).
+"""Racing: stop scoring a child once it can no longer beat its parent (an exact saving).
 
 Under the `strict` policy the child is accepted only when its final mean validation pass rate is
 strictly greater than the parent's. After some of the scoring is done, the child's final mean is
@@ -8,17 +8,20 @@ rejected whatever the remaining papers say, so its remaining episodes are skippe
 always scored in full: its new evaluations add to its tally exactly as without racing, so later
 iterations select parents from the same scores.
 
-Determinism: the child's jobs run in fixed batches (with the matching parent jobs) and the check
-runs only between batches, on the evaluations of the batches so far; so which episodes are
-skipped depends on the sim's answers alone, never on thread timing, and a resumed run skips the
-same ones. The child's recorded mean covers the papers it was scored on; since the race stops only
-when even a perfect remainder could not beat the parent, that mean is ≤ the parent's as well, so
+Determinism without barriers: child and parent jobs are paired by index and started in order,
+`inner_loop.concurrency` (W) episodes in flight. Child episode i starts only once pairs 0 … i−W
+have finished, and the check before it reads exactly those pairs' results: so which episodes are
+skipped depends on the answers alone, never on thread timing (a resumed run skips the same ones),
+while W episodes keep running — no batch waits for its slowest episode. The children still in
+flight when the race is lost finish and are recorded; the child's recorded mean covers them, and
+since (c + x) / (k + x) grows with x for c ≤ k, that mean is ≤ the bound that lost the race, so
 `policy.strict` rejects it just as it would have rejected the full scoring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -40,20 +43,37 @@ def passes(ctx: RunContext, candidate: str, iteration: int) -> dict[tuple[str, i
 
 
 def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
-         prior: Sequence[float], run: Callable[[list[Any], int], object]) -> int:
-    """Score child and parent batch by batch; returns how many child episodes were skipped."""
-    size = max(1, ctx.config.inner_loop.concurrency)
+         prior: Sequence[float], run: Callable[[Any], Any]) -> int:
+    """Score child and parent jobs (a rolling window); returns how many child episodes were skipped.
+
+    `run(job)` runs and records one episode (None when recorded before); a record whose status
+    is `budget` or `infrastructure` stops new starts, and `raise_stops` raises for it at the end."""
+    from evolve.loop import raise_stops, stopped
+
+    window = max(1, ctx.config.inner_loop.concurrency)
     total_parent, prior_passes = len(prior) + len(parent), int(sum(prior))
-    for start in range(0, len(child), size):
-        end = min(len(child), start + size)
-        run(list(child[start:end]) + list(parent[start:end]), n)
-        got_c, got_p = passes(ctx, child[0][0], n), passes(ctx, parent[0][0], n)
-        c = sum(got_c.get((j[2].id, j[3]), False) for j in child[:end])
-        p = prior_passes + sum(got_p.get((j[2].id, j[3]), False) for j in parent[:end])
-        if end < len(child) and hopeless(c, len(child) - end, len(child), p, total_parent):
-            run(list(parent[end:]), n)
-            ctx.log.info("iteration %d: racing skipped %d of %d child episodes", n,
-                         len(child) - end, len(child))
-            return len(child) - end
-    run(list(parent[len(child):]), n)
-    return 0
+    child_f: list[Future] = []
+    parent_f: list[Future] = []
+    skipped, halted = 0, False
+    with ThreadPoolExecutor(window, thread_name_prefix="episode") as pool:
+        for i in range(len(child)):
+            parent_f.append(pool.submit(run, parent[i]))
+            k = i - window  # pairs 0 … k are finished before child i starts
+            if k >= 0:
+                if stopped(child_f[k].result()) or stopped(parent_f[k].result()):
+                    halted = True
+                    break
+                got_c, got_p = passes(ctx, child[0][0], n), passes(ctx, parent[0][0], n)
+                c = sum(got_c.get((j[2].id, j[3]), False) for j in child[:k + 1])
+                p = prior_passes + sum(got_p.get((j[2].id, j[3]), False) for j in parent[:k + 1])
+                if hopeless(c, len(child) - k - 1, len(child), p, total_parent):
+                    skipped = len(child) - i
+                    ctx.log.info("iteration %d: racing skipped %d of %d child episodes", n,
+                                 skipped, len(child))
+                    break
+            child_f.append(pool.submit(run, child[i]))
+        if not halted:
+            parent_f += [pool.submit(run, job) for job in parent[len(parent_f):]]
+        records = [f.result() for f in child_f + parent_f]
+    raise_stops(records)
+    return skipped

@@ -14,6 +14,12 @@ point, so every comparison allows EPSILON = 1e-9 in the example's favour for inc
 
 The weak check runs first (the strong solver is only called when it passes); `full_check` runs
 every rule, the weak ones included, and reports the first that fails.
+
+`settled_failure` decides a check before every sample is in: given the first scores of n, it
+fails only when *no* scores in [0, 1] for the remaining samples could make the check pass (each
+rule tested on its own over that continuous range, a superset of the scores a rubric can give),
+so stopping there never changes a verdict. A check is never settled as a pass early: a passed
+evaluation always has every sample.
 """
 
 from __future__ import annotations
@@ -156,3 +162,37 @@ def full_check(
     return RuleResult(
         passed=True, detail=f"weak avg {weak_avg:.3f}, strong avg {strong_avg:.3f}, gap {gap:.3f}"
     )
+
+
+def settled_failure(
+    th: Thresholds, scores: Sequence[float], n: int,
+    weak_scores: Sequence[float] | None = None,
+) -> RuleResult | None:
+    """The failing rule when no scores for the n − len(scores) samples left could pass; else None.
+
+    `weak_scores` None: the weak check; given: the strong rules (the weak check passed)."""
+    left = n - len(scores)
+    if left <= 0 or not scores:
+        return None
+    low, high = sum(scores) / n, (sum(scores) + left) / n  # the final avg's range
+    tail = f" after {len(scores)} of {n} samples"
+    if weak_scores is None:
+        if th.weak_avg_strict and not _lt(low, th.weak_avg_max):
+            return _fail("weak_avg", f"weak avg >= {low:.3f} >= {th.weak_avg_max}{tail}")
+        if not th.weak_avg_strict and not _le(low, th.weak_avg_max):
+            return _fail("weak_avg", f"weak avg >= {low:.3f} > {th.weak_avg_max}{tail}")
+        if th.weak_max_max is not None and not _le(max(scores), th.weak_max_max):
+            return _fail("weak_max", f"weak max {max(scores):.3f} > {th.weak_max_max}{tail}")
+        if th.weak_no_zero and any(_le(s, 0.0) for s in scores):
+            return _fail("weak_zero", f"a weak sample scored 0{tail}")
+        return None
+    if not _ge(high, th.strong_avg_min):
+        return _fail("strong_avg_min", f"strong avg <= {high:.3f} < {th.strong_avg_min}{tail}")
+    if th.strong_avg_below is not None and not _lt(low, th.strong_avg_below):
+        return _fail("strong_avg_below",
+                     f"strong avg >= {low:.3f} >= {th.strong_avg_below}{tail}")
+    weak_avg = mean(weak_scores)
+    if not _ge(high - weak_avg, th.min_gap):
+        return _fail("gap", f"gap <= {high - weak_avg:.3f} (strong <= {high:.3f} - weak "
+                            f"{weak_avg:.3f}) < {th.min_gap}{tail}")
+    return None

@@ -93,6 +93,9 @@ class InnerLoopConfig(Strict):
     episode_timeout_s: float = 300.0
     memory_mb: int = 1024
     concurrency: int = 8  # episodes in flight
+    # Draw solver samples one by one and stop once the check's failure is settled (exact: the
+    # report is the same prefix either way); false draws them together at the paper's cost.
+    stop_sampling_early: bool = True
 
 
 class EvolveConfig(Strict):

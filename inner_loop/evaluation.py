@@ -1,9 +1,17 @@
 """Protected evaluation of one example by one solver (paper §2, steps 3–4).
 
-`evaluate_solver` runs `samples_per_solver` solver samples in parallel threads with the protected
-solver prompts (the solver sees only context + question), has the judge grade each answer against
-the rubric (never the reference answer), scores it with `scoring.score` and applies the
-acceptance rules: `weak_check` for the weak solver, `full_check` for the strong one.
+`evaluate_solver` draws `samples_per_solver` solver samples with the protected solver prompts
+(the solver sees only context + question), has the judge grade each answer against the rubric
+(never the reference answer), scores it with `scoring.score` and applies the acceptance rules:
+`weak_check` for the weak solver, `full_check` for the strong one.
+
+Early stopping (an exact saving). An evaluation reports its samples in index order up to the
+first one after which the check has a `settled_failure` (no scores for the samples left could
+pass it), or all of them: the verdict is the same as over every sample, and nothing of the
+samples after that point reaches the harness, a record or a report. With
+`inner_loop.stop_sampling_early` (default) the samples are drawn one by one and the rest are
+never paid for; with it off they are drawn together (the paper's cost, less wall time) and the
+report is the same prefix, so both settings give identical evaluations, feedback and decisions.
 
 Infrastructure is not quality. A solver call that fails after the client's retries, or a judge
 that gives no parseable verdict after JUDGE_REASKS re-asks, raises InfrastructureError (with the
@@ -18,7 +26,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from inner_loop.acceptance import Thresholds, full_check, weak_check
+from inner_loop.acceptance import RuleResult, Thresholds, full_check, settled_failure, \
+    weak_check
 from inner_loop.config import Config
 from inner_loop.example import Example, RubricItem
 from inner_loop.llm.types import FatalLLMError, Message
@@ -150,26 +159,55 @@ def evaluate_solver(
     if solver == "strong" and weak_eval is None:
         raise ValueError("evaluate_solver('strong') needs the weak solver's evaluation")
     n = config.inner_loop.samples_per_solver
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"{solver}_solver") as pool:
-        samples = list(pool.map(
-            lambda i: _run_sample(example, solver, i, client=client, tag=tag), range(n)
-        ))
-    _raise_on_infrastructure(solver, samples)
-    return summarise(solver, samples, thresholds, weak_eval=weak_eval)
+
+    def run(i: int) -> JudgedSample:
+        return _run_sample(example, solver, i, client=client, tag=tag)
+
+    if config.inner_loop.stop_sampling_early:
+        samples: list[JudgedSample] = []
+        for i in range(n):
+            samples.append(run(i))
+            _raise_on_infrastructure(solver, samples)
+            if _settled(solver, samples, n, thresholds, weak_eval):
+                break
+    else:
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"{solver}_solver") as pool:
+            drawn = list(pool.map(run, range(n)))
+        samples = []
+        for sample in drawn:  # the same prefix the one-by-one drawing reports
+            samples.append(sample)
+            _raise_on_infrastructure(solver, samples)
+            if _settled(solver, samples, n, thresholds, weak_eval):
+                break
+    return summarise(solver, samples, thresholds, weak_eval=weak_eval, n=n)
+
+
+def _settled(solver: str, samples: list[JudgedSample], n: int, thresholds: Thresholds,
+             weak_eval: SolverEval | None) -> RuleResult | None:
+    scores = [s.score for s in samples if s.score is not None]
+    return settled_failure(thresholds, scores, n,
+                           weak_eval.scores if solver == "strong" and weak_eval else None)
 
 
 def summarise(
     solver: Literal["weak", "strong"], samples: list[JudgedSample], thresholds: Thresholds, *,
-    weak_eval: SolverEval | None = None,
+    weak_eval: SolverEval | None = None, n: int | None = None,
 ) -> SolverEval:
-    """SolverEval of judged samples: scores, avg/max/min and the acceptance verdict."""
+    """SolverEval of judged samples: scores, avg/max/min and the acceptance verdict.
+
+    `n`: the samples the evaluation was to draw; fewer samples must have a settled failure."""
     scores = [s.score for s in samples if s.score is not None]
     if len(scores) != len(samples):
         raise ValueError("summarise: every sample needs a score (infrastructure errors raise)")
-    if solver == "weak":
-        result = weak_check(thresholds, scores)
-    elif weak_eval is None:
+    if solver == "strong" and weak_eval is None:
         raise ValueError("the strong solver's verdict needs the weak solver's evaluation")
+    if n is not None and len(scores) < n:
+        result = settled_failure(thresholds, scores, n,
+                                 weak_eval.scores if solver == "strong" and weak_eval else None)
+        if result is None:
+            raise ValueError(f"summarise: {len(scores)} of {n} samples and no settled failure")
+    elif solver == "weak":
+        result = weak_check(thresholds, scores)
     else:
         result = full_check(thresholds, weak_eval.scores, scores)
     return SolverEval(

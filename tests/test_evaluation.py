@@ -71,11 +71,15 @@ def test_render_leaves_dollar_signs_in_values_alone():
 
 # --- evaluate_solver on the sim -------------------------------------------------------------
 
+LENIENT = PRESETS["deployed"].model_copy(update={  # nothing can settle a failure early
+    "weak_avg_max": 1.0, "weak_max_max": None, "weak_no_zero": False})
+
+
 def test_weak_evaluation_has_one_judged_sample_per_configured_sample():
     calls = Calls()
     cfg = load_config(overrides=["inner_loop.samples_per_solver=5"])
     ev = evaluate_solver(make_example(), "weak", client=client_with(calls, cfg), config=cfg,
-                         thresholds=TH, tag="t")
+                         thresholds=LENIENT, tag="t")
     assert [s.sample_index for s in ev.samples] == [0, 1, 2, 3, 4]
     assert sorted(r.sample_index for r in calls.of("weak_solver")) == [0, 1, 2, 3, 4]
     assert len(calls.of("judge")) == 5
@@ -84,20 +88,24 @@ def test_weak_evaluation_has_one_judged_sample_per_configured_sample():
 
 def test_scores_follow_the_protected_formula_and_verdict_the_weak_rules():
     ex = make_example()
-    ev = evaluate_solver(ex, "weak", client=client_with(Calls()), config=Config(), thresholds=TH)
+    ev = evaluate_solver(ex, "weak", client=client_with(Calls()), config=Config(),
+                         thresholds=LENIENT)
     weights = [item.weight for item in ex.rubric]
+    assert len(ev.samples) == 3
     assert ev.scores == [score(weights, s.judgments) for s in ev.samples]
     assert (ev.avg, ev.max, ev.min) == (mean(ev.scores), max(ev.scores), min(ev.scores))
-    expected = weak_check(TH, ev.scores)
+    expected = weak_check(LENIENT, ev.scores)
     assert (ev.passed, ev.failed_rule) == (expected.passed, expected.failed_rule)
 
 
 def test_strong_verdict_uses_the_full_rules_against_the_weak_scores():
     ex, client = make_example(), client_with(Calls())
-    weak = evaluate_solver(ex, "weak", client=client, config=Config(), thresholds=TH)
-    strong = evaluate_solver(ex, "strong", client=client, config=Config(), thresholds=TH,
+    lenient = LENIENT.model_copy(update={"strong_avg_min": 0.0, "min_gap": -1.0})
+    weak = evaluate_solver(ex, "weak", client=client, config=Config(), thresholds=lenient)
+    strong = evaluate_solver(ex, "strong", client=client, config=Config(), thresholds=lenient,
                              weak_eval=weak)
-    expected = full_check(TH, weak.scores, strong.scores)
+    assert len(strong.samples) == 3
+    expected = full_check(lenient, weak.scores, strong.scores)
     assert strong.solver == "strong"
     assert (strong.passed, strong.failed_rule) == (expected.passed, expected.failed_rule)
 
@@ -150,8 +158,8 @@ def test_failing_solver_endpoint_raises_infrastructure_error(monkeypatch):
     with pytest.raises(InfrastructureError, match="weak evaluation") as info:
         evaluate_solver(make_example(), "weak", client=client_with(calls, cfg), config=cfg,
                         thresholds=TH)
-    samples = info.value.samples
-    assert len(samples) == 3
+    samples = info.value.samples  # drawn one by one: the first failure ends the evaluation
+    assert len(samples) == 1 and len(calls.of("weak_solver")) == 1
     assert all("AUTODATA_TEST_NO_SUCH_KEY" in s.solver_error for s in samples)
     assert all(s.score is None for s in samples)
     assert calls.of("judge") == []
@@ -174,8 +182,8 @@ def test_judge_without_parseable_reply_is_reasked_then_an_infrastructure_error()
                         thresholds=TH)
     samples = info.value.samples
     assert all(s.judge_attempts == 4 and "no parseable reply" in s.judge_error for s in samples)
-    assert all(s.answer and s.solver_error is None for s in samples)
-    assert len(calls.of("judge")) == 3 * 4
+    assert len(samples) == 1 and samples[0].answer and samples[0].solver_error is None
+    assert len(calls.of("judge")) == 4
     assert {r.sample_index for r in calls.of("judge")} == {0, 101, 102, 103}
 
 

@@ -12,7 +12,7 @@ from evolve.run import RunSettings, read_run_config, resume_run, start_run, writ
 from evolve.store import StoreReader
 
 # Two iterations that both start from the seed (concurrency 2), one episode per racing batch.
-SETS = ["seed=1", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
+SETS = ["seed=3", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
         "inner_loop.max_rounds=6", "inner_loop.concurrency=1"]
 SETTINGS = RunSettings(validation_limit=4)
 
