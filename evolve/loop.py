@@ -232,7 +232,7 @@ def score(ctx: RunContext, a: Attempt) -> None:
     child, parent = ([(cid, d, p, r) for p in ctx.validation for r in repeats]
                      for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
     if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
-        prior = [x for xs in _by_paper(ctx, a.parent, a.view.upto, -1).values() for x in xs]
+        prior = _by_paper(ctx, a.parent, a.view.upto, -1)
         race(ctx, a.n, child, parent, prior,
              lambda job: run_job(ctx, job, "validation", a.n))
     else:

@@ -8,14 +8,19 @@ rejected whatever the remaining papers say, so its remaining episodes are skippe
 always scored in full: its new evaluations add to its tally exactly as without racing, so later
 iterations select parents from the same scores.
 
-Determinism without barriers: child and parent jobs are paired by index and started in order,
-`inner_loop.concurrency` (W) episodes in flight. Child episode i starts only once pairs 0 … i−W
-have finished, and the check before it reads exactly those pairs' results: so which episodes are
-skipped depends on the answers alone, never on thread timing (a resumed run skips the same ones),
-while W episodes keep running — no batch waits for its slowest episode. The children still in
-flight when the race is lost finish and are recorded; the child's recorded mean covers them, and
-since (c + x) / (k + x) grows with x for c ≤ k, that mean is ≤ the bound that lost the race, so
-`policy.strict` rejects it just as it would have rejected the full scoring.
+The parent first. The parent's jobs start first, so by the time the child is checked its final
+tally is known exactly (not a worst case); the child's papers go in order of the parent's prior
+pass rate on them, lowest first (the papers a child most likely fails), fixed before any of
+this iteration's results exist.
+
+Determinism without barriers: `inner_loop.concurrency` (W) episodes run at a time. Child
+episode i ≥ W starts only once the whole parent and child episodes 0 … i−W have finished, and
+the check before it reads exactly those results; the first W child episodes start at once and
+fill the parent's tail. So which episodes are skipped depends on the answers alone, never on
+thread timing (a resumed run skips the same ones), and no batch waits for its slowest episode.
+Children still in flight when the race is lost finish and are recorded; the child's recorded
+mean covers them, and since (c + x) / (k + x) grows with x for c ≤ k, that mean is ≤ the bound
+that lost the race, so `policy.strict` rejects it just as it would the full scoring.
 """
 
 from __future__ import annotations
@@ -42,38 +47,45 @@ def passes(ctx: RunContext, candidate: str, iteration: int) -> dict[tuple[str, i
         "purpose = 'validation' AND iteration = ?", [candidate, iteration])}
 
 
-def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
-         prior: Sequence[float], run: Callable[[Any], Any]) -> int:
-    """Score child and parent jobs (a rolling window); returns how many child episodes were skipped.
+def child_order(child: Sequence[Any], prior: dict[str, list[float]]) -> list[Any]:
+    """The child's jobs, papers the parent passed least often before first (stable)."""
+    def rate(job: Any) -> float:
+        seen = prior.get(job[2].id)
+        return sum(seen) / len(seen) if seen else 1.0
+    return sorted(child, key=rate)
 
-    `run(job)` runs and records one episode (None when recorded before); a record whose status
-    is `budget` or `infrastructure` stops new starts, and `raise_stops` raises for it at the end."""
+
+def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
+         prior: dict[str, list[float]], run: Callable[[Any], Any]) -> int:
+    """Score parent, then child (a rolling window); returns how many child episodes were skipped.
+
+    `prior`: the parent's earlier validation results by paper. `run(job)` runs and records one
+    episode (None when recorded before); a record whose status is `budget` or `infrastructure`
+    stops new starts, and `raise_stops` raises for it at the end."""
     from evolve.loop import raise_stops, stopped
 
     window = max(1, ctx.config.inner_loop.concurrency)
-    total_parent, prior_passes = len(prior) + len(parent), int(sum(prior))
-    child_f: list[Future] = []
-    parent_f: list[Future] = []
-    skipped, halted = 0, False
+    child = child_order(child, prior)
+    earlier = [x for xs in prior.values() for x in xs]
+    total_parent = len(earlier) + len(parent)
+    skipped = 0
     with ThreadPoolExecutor(window, thread_name_prefix="episode") as pool:
+        parent_f = [pool.submit(run, job) for job in parent]
+        child_f: list[Future] = []
         for i in range(len(child)):
-            parent_f.append(pool.submit(run, parent[i]))
-            k = i - window  # pairs 0 … k are finished before child i starts
+            k = i - window  # the whole parent and child 0 … k are finished before child i
             if k >= 0:
-                if stopped(child_f[k].result()) or stopped(parent_f[k].result()):
-                    halted = True
+                if stopped(child_f[k].result()) or any(stopped(f.result()) for f in parent_f):
                     break
                 got_c, got_p = passes(ctx, child[0][0], n), passes(ctx, parent[0][0], n)
                 c = sum(got_c.get((j[2].id, j[3]), False) for j in child[:k + 1])
-                p = prior_passes + sum(got_p.get((j[2].id, j[3]), False) for j in parent[:k + 1])
+                p = int(sum(earlier)) + sum(got_p.get((j[2].id, j[3]), False) for j in parent)
                 if hopeless(c, len(child) - k - 1, len(child), p, total_parent):
                     skipped = len(child) - i
                     ctx.log.info("iteration %d: racing skipped %d of %d child episodes", n,
                                  skipped, len(child))
                     break
             child_f.append(pool.submit(run, child[i]))
-        if not halted:
-            parent_f += [pool.submit(run, job) for job in parent[len(parent_f):]]
-        records = [f.result() for f in child_f + parent_f]
+        records = [f.result() for f in parent_f + child_f]
     raise_stops(records)
     return skipped

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from inner_loop.errors import UserError
+from inner_loop.sim.memory import load_memory
 from inner_loop.sim.server import FAULTS, SimServer, parse_faults
 
 
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="time to answer each request, the simulator's own work included")
     p.add_argument("--fault-rate", type=float, default=0.0,
                    help="probability that a request gets a fault instead of its answer")
     p.add_argument("--faults", default=",".join(FAULTS),
@@ -47,6 +49,7 @@ def sim_serve(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    load_memory()  # the solvers' memory (a few seconds): built before the first request waits
     print(f"sim-serve: SIMULATED model world at {server.base_url} "
           f"(models sim-<role>; fault_rate={args.fault_rate}); Ctrl-C stops", file=sys.stderr)
     try:

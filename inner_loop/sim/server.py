@@ -24,6 +24,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +183,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body go out in two writes; with Nagle's algorithm the body would
+    # wait for the client's delayed ACK (~40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
@@ -233,12 +237,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete(self, body: bytes) -> None:
         srv, opts = self.server, self.server.options
-        if opts.latency_ms > 0:
-            srv.stopping.wait(opts.latency_ms / 1000.0)
+        t0 = time.monotonic()
         fault = srv.plan.decide(body)
         if fault is not None:
             with srv.lock:
                 srv.faults_injected[fault] += 1
+            if fault not in ("truncated", "empty_choices"):
+                self._wait_latency(t0)
             if self._inject(fault):
                 return
         try:
@@ -260,7 +265,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "empty_choices":
             payload["choices"] = []
         raw = json.dumps(payload).encode()
+        self._wait_latency(t0)
         self._send(200, raw[: len(raw) // 2] if fault == "truncated" else raw)
+
+    def _wait_latency(self, t0: float) -> None:
+        """`latency_ms` is the whole time to answer: the simulator's own work counts in it."""
+        left = self.server.options.latency_ms / 1000.0 - (time.monotonic() - t0)
+        if left > 0:
+            self.server.stopping.wait(left)
 
     def _inject(self, fault: str) -> bool:
         """Send the fault; True when the request is finished (no real answer follows)."""
