@@ -129,12 +129,15 @@ def calls_of(run_dir: Path, where: str = "TRUE") -> dict[str, Any]:
 
 
 def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight: int,
-            latency_ms: float, cap: int) -> dict[str, Any]:
-    """Seed scoring (`evolve --iterations 0`) against a sim-serve subprocess; its figures."""
+            latency_ms: float, cap: int, iterations: int = 0) -> dict[str, Any]:
+    """A run against a sim-serve subprocess and its figures: the seed's scoring
+    (`iterations` 0), or also `iterations` evolution iterations, one at a time; the scoring
+    window is then iteration 1..N's candidate scoring (child and parent on the validation papers),
+    first call's start to last call's end."""
     server = SimProcess(latency_ms)
     try:
-        config = _config(bs, ["evolve.iterations=0", f"inner_loop.concurrency={inflight}"],
-                         server.base_url, cap)
+        config = _config(bs, [f"evolve.iterations={iterations}", "evolve.concurrency=1",
+                              f"inner_loop.concurrency={inflight}"], server.base_url, cap)
         settings = RunSettings(split_path=str(split_file(folder, papers)))
         sim0, cpu0 = server.cpu_s(), time.process_time()
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -148,10 +151,13 @@ def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight
     finally:
         server.stop()
     c = calls_of(folder / name)
-    span = max(1e-9, c["t1"] - c["t0"])
+    w = calls_of(folder / name, "tag LIKE 'it%/validation/%' AND iteration >= 1") \
+        if iterations else c
+    span = max(1e-9, w["t1"] - w["t0"])
     return {"name": name, "papers": papers, "inflight": inflight, "cap": cap,
-            "latency_ms": latency_ms, "calls": int(c["calls"]), "wall_s": wall,
-            "scoring_s": span, "calls_per_s": c["calls"] / span,
+            "latency_ms": latency_ms, "iterations": iterations, "calls": int(c["calls"]),
+            "scoring_calls": int(w["calls"]), "wall_s": wall, "scoring_s": span,
+            "calls_per_s": w["calls"] / span,
             "ideal_calls_per_s": cap / (latency_ms / 1000) if latency_ms else None,
             "cpu_ms_per_call": 1000 * ours / max(1, c["calls"]),
             "sandbox_cpu_ms_per_call": 1000 * sandbox / max(1, c["calls"]),

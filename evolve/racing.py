@@ -11,7 +11,7 @@ iterations select parents from the same scores.
 The parent first. The parent's jobs start first, so by the time the child is checked its final
 tally is known exactly (not a worst case); the child's papers go in order of the parent's prior
 pass rate on them, lowest first (the papers a child most likely fails), fixed before any of
-this iteration's results exist.
+this iteration's results exist (`hardest_first`: the parent's jobs go in the same order).
 
 Determinism without barriers: `inner_loop.concurrency` (W) episodes run at a time. Child
 episode i ≥ W starts only once the whole parent and child episodes 0 … i−W have finished, and
@@ -47,12 +47,16 @@ def passes(ctx: RunContext, candidate: str, iteration: int) -> dict[tuple[str, i
         "purpose = 'validation' AND iteration = ?", [candidate, iteration])}
 
 
-def child_order(child: Sequence[Any], prior: dict[str, list[float]]) -> list[Any]:
-    """The child's jobs, papers the parent passed least often before first (stable)."""
+def hardest_first(jobs: Sequence[Any], prior: dict[str, list[float]]) -> list[Any]:
+    """Jobs on the papers the parent passed least often before first (stable).
+
+    For the child these are the papers it most likely fails (a lost race shows early); for both
+    they are the longest episodes (a failed episode uses every round), so starting them first
+    leaves short episodes for the end of the scoring and its tail at the endpoint is short."""
     def rate(job: Any) -> float:
         seen = prior.get(job[2].id)
         return sum(seen) / len(seen) if seen else 1.0
-    return sorted(child, key=rate)
+    return sorted(jobs, key=rate)
 
 
 def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
@@ -65,7 +69,7 @@ def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
     from evolve.loop import raise_stops, stopped
 
     window = max(1, ctx.config.inner_loop.concurrency)
-    child = child_order(child, prior)
+    child, parent = hardest_first(child, prior), hardest_first(parent, prior)
     earlier = [x for xs in prior.values() for x in xs]
     total_parent = len(earlier) + len(parent)
     skipped = 0

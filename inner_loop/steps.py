@@ -16,6 +16,7 @@ from inner_loop.episode import RoleUsageRecord
 from inner_loop.evaluation import InfrastructureError, SolverEval, evaluate_solver
 from inner_loop.example import Example
 from inner_loop.guard import GuardResult, final_guard
+from inner_loop.llm import slots
 from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse
 from inner_loop.parsing import ParseFailure, parse_example
 
@@ -31,6 +32,7 @@ class EpisodeClient:
         self.tag = tag
         self.usage: dict[str, RoleUsageRecord] = {}
         self._lock = threading.Lock()
+        self._sent = 0  # calls so far: the episode's place in the endpoint queues (llm/slots.py)
 
     def build_request(self, *args: Any, **kwargs: Any) -> LLMRequest:
         return self._client.build_request(*args, **kwargs)
@@ -45,8 +47,12 @@ class EpisodeClient:
 
     def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         full_tag = f"{self.tag}/{tag}" if tag else self.tag
+        with self._lock:
+            self._sent += 1
+            place = self._sent
         try:
-            response = self._client.send(request, tag=full_tag)
+            with slots.priority(place):
+                response = self._client.send(request, tag=full_tag)
         except FatalLLMError:
             self._count(request.role, None)
             raise

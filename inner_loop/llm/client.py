@@ -24,6 +24,7 @@ from inner_loop.config import Config, ConfigError, RoleConfig
 from inner_loop.llm.accounting import Accountant, AccountingSnapshot, CallRecord, cost_usd
 from inner_loop.llm.cache import ResponseCache, cache_key
 from inner_loop.llm.retry import RetriesExhausted, call_with_retries
+from inner_loop.llm.slots import Slots
 from inner_loop.llm.types import (
     FatalLLMError, LLMRequest, LLMResponse, Message, ToolSpec, TransientLLMError, Usage,
 )
@@ -61,12 +62,12 @@ def _dispatch(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
     return openai_backend.complete(request, role_config)
 
 
-def _endpoint_semaphores(config: Config) -> dict[str, threading.BoundedSemaphore]:
+def _endpoint_semaphores(config: Config) -> dict[str, Slots]:
     caps: dict[str, int] = {}
     for rc in config.roles.values():
         key = rc.endpoint_key()
         caps[key] = min(caps.get(key, rc.max_concurrency), rc.max_concurrency)
-    return {key: threading.BoundedSemaphore(cap) for key, cap in caps.items()}
+    return {key: Slots(cap) for key, cap in caps.items()}
 
 
 class LLMClient:
@@ -155,7 +156,7 @@ class LLMClient:
             self.accounting.record_error(request.role, exc.kind)
 
         def attempt() -> LLMResponse:
-            with self._semaphores[rc.endpoint_key()]:
+            with self._semaphores[rc.endpoint_key()].hold():
                 return _dispatch(request, rc)
 
         rng = random.Random(f"retry:{request.role}:{request.seed}:{request.sample_index}:{tag}")

@@ -1,0 +1,73 @@
+"""Endpoint slots (inner_loop.llm.slots): the cap holds, waiters go by priority then arrival."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from inner_loop.llm import slots
+from inner_loop.llm.slots import Slots
+
+
+def _queue_waiters(s: Slots, prios: list[int], order: list[int]) -> list[threading.Thread]:
+    threads = []
+    for i, p in enumerate(prios):
+        def work(p: int = p, i: int = i) -> None:
+            with s.hold(p):
+                order.append(i)
+        t = threading.Thread(target=work)
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while len(s._waiting) < i + 1 and time.monotonic() < deadline:  # enqueued in this order
+            time.sleep(0.001)
+    return threads
+
+
+def test_waiting_calls_go_by_priority_then_arrival():
+    s, order = Slots(1), []
+    s.acquire()  # the only slot is taken: everyone below waits
+    threads = _queue_waiters(s, [5, 1, 3, 1], order)
+    s.release()
+    for t in threads:
+        t.join(5)
+    assert order == [1, 3, 2, 0]
+
+
+def test_the_cap_holds_under_contention():
+    s, lock = Slots(3), threading.Lock()
+    busy, peak, done = [0], [0], []
+
+    def work(i: int) -> None:
+        with s.hold(i % 4):
+            with lock:
+                busy[0] += 1
+                peak[0] = max(peak[0], busy[0])
+            time.sleep(0.002)
+            with lock:
+                busy[0] -= 1
+        done.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(done) == 40 and peak[0] == 3 and s._free == 3
+
+
+def test_priority_block_sets_and_restores_this_threads_priority():
+    assert slots.current_priority() == 0
+    with slots.priority(7):
+        assert slots.current_priority() == 7
+        with slots.priority(2):
+            assert slots.current_priority() == 2
+        assert slots.current_priority() == 7
+    assert slots.current_priority() == 0
+
+
+def test_an_endpoint_needs_a_slot():
+    with pytest.raises(ValueError):
+        Slots(0)
