@@ -186,7 +186,8 @@ def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
     k = bs.economy_iterations
     for label, on in (("protocol", "false"), ("savings", "true")):
         config = _config(bs, [f"evolve.iterations={k}", f"evolve.concurrency={k}",
-                              f"evolve.racing={on}", f"inner_loop.stop_sampling_early={on}",
+                              f"evolve.racing={on}", f"evolve.share_calls={on}",
+                              f"inner_loop.stop_sampling_early={on}",
                               *bs.economy_sets], None, 1)
         run_dir = folder / f"economy_{label}"
         start_run(config, RunSettings(validation_limit=bs.economy_papers), run_dir,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import Manifest, load_harness
+from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.runner import run_episode
@@ -62,8 +63,8 @@ def iteration_rng(seed: int, n: int) -> random.Random:
 class RepeatClient:
     """The run's client as repeat `repeat` of an episode sees it: sample indices shifted."""
 
-    def __init__(self, client: Any, repeat: int):
-        self._client, self._offset = client, repeat * REPEAT_STRIDE
+    def __init__(self, client: Any, repeat: int, shared: SharedCalls | None = None):
+        self._client, self._offset, self._shared = client, repeat * REPEAT_STRIDE, shared
         self.config = client.config
 
     def build_request(self, role: str, messages: Any, **kwargs: Any) -> Any:
@@ -71,6 +72,8 @@ class RepeatClient:
         return self._client.build_request(role, messages, **kwargs)
 
     def send(self, request: Any, *, tag: str = "") -> Any:
+        if self._shared is not None:
+            return self._shared.send(self._client, request, tag=tag)
         return self._client.send(request, tag=tag)
 
     def complete(self, role: str, messages: Any, *, tag: str = "", **kwargs: Any) -> Any:
@@ -231,12 +234,13 @@ def score(ctx: RunContext, a: Attempt) -> None:
     repeats = range(a.n * ctx.config.evolve.repeats, (a.n + 1) * ctx.config.evolve.repeats)
     child, parent = ([(cid, d, p, r) for p in ctx.validation for r in repeats]
                      for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
+    shared = SharedCalls() if ctx.config.evolve.share_calls else None  # child ∩ parent
     if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
         prior = _by_paper(ctx, a.parent, a.view.upto, -1)
         race(ctx, a.n, child, parent, prior,
-             lambda job: run_job(ctx, job, "validation", a.n))
+             lambda job: run_job(ctx, job, "validation", a.n, shared=shared))
     else:
-        run_jobs(ctx, child + parent, "validation", a.n)
+        run_jobs(ctx, child + parent, "validation", a.n, shared=shared)
     ctx.store.record_candidate_event(a.cid, "scored")
     a.refresh(ctx)
 
@@ -289,26 +293,30 @@ Job = tuple[str, Path, Paper, int]  # (candidate_id, harness dir, paper, repeat)
 
 
 def run_jobs(ctx: RunContext, jobs: Sequence[Job], purpose: str, iteration: int, *,
-             load: bool = False, config: Any = None) -> list[EpisodeRecord]:
+             load: bool = False, config: Any = None,
+             shared: SharedCalls | None = None) -> list[EpisodeRecord]:
     """Episodes of `jobs`; any (candidate, paper, purpose, repeat) already recorded is skipped.
 
     An episode stopped by the budget is not recorded; BudgetExceeded is raised after the batch.
     With `load`, returns every job's record as stored (fresh or from before a crash)."""
     workers = max(1, min(ctx.config.inner_loop.concurrency, len(jobs)))
     with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
-        records = list(pool.map(lambda j: run_job(ctx, j, purpose, iteration, config), jobs))
+        records = list(pool.map(lambda j: run_job(ctx, j, purpose, iteration, config, shared),
+                                jobs))
     raise_stops(records)
     return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
 
 
 def run_job(ctx: RunContext, job: Job, purpose: str, iteration: int,
-            config: Any = None) -> EpisodeRecord | None:
-    """One job's episode, recorded; None when it was recorded before (a resumed run)."""
+            config: Any = None, shared: SharedCalls | None = None) -> EpisodeRecord | None:
+    """One job's episode, recorded; None when it was recorded before (a resumed run).
+
+    `shared`: identical requests of the jobs given the same SharedCalls are sent once."""
     cid, harness_dir, paper, repeat = job
     if (cid, paper.id, purpose, repeat) in ctx.store.finished_evaluations(cid):
         return None
     record = run_episode(paper, harness_dir, config=config or ctx.config,
-                         client=RepeatClient(ctx.client, repeat), harness_version=cid,
+                         client=RepeatClient(ctx.client, repeat, shared), harness_version=cid,
                          workdir_root=ctx.run_dir / "work",
                          tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
     if record.status not in ("budget", "infrastructure"):  # both are re-run on resume

@@ -107,6 +107,7 @@ class EvolveConfig(Strict):
     acceptance: Literal["strict", "confident"] = "strict"
     confidence: float = 0.9
     racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
+    share_calls: bool = True  # child and parent scoring send an identical request once
 
 
 class SimConfig(Strict):

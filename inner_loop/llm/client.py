@@ -137,6 +137,13 @@ class LLMClient:
         self.accounting.admit_call()
         return self._call(request, rc, key, tag)
 
+    def send_shared(self, request: LLMRequest, answer: LLMResponse, *,
+                    tag: str = "") -> LLMResponse:
+        """Record `request` as answered by `answer`, the response an identical request got in
+        this run (llm/shared.py): a cached call, no cost, not counted against budget.max_calls."""
+        self.accounting.check()
+        return self._finish_cached(request, self.config.role(request.role), answer, tag)
+
     def _finish_cached(self, request: LLMRequest, rc: RoleConfig, hit: LLMResponse,
                        tag: str) -> LLMResponse:
         response = hit.model_copy(update={"cached": True, "cost_usd": 0.0, "latency_ms": 0.0,
