@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 from inner_loop.sandbox import landlock, seccomp
 from inner_loop.sandbox.api import Context
@@ -92,6 +91,17 @@ def _entry_module(entry: str) -> str:
     return entry[: -len(".py")].replace("/", ".")
 
 
+def _traceback_text() -> str:
+    """The current exception's traceback. `traceback` is imported only here, on a crash: every
+    episode would otherwise pay for it (and for linecache, tokenize, textwrap) at startup."""
+    try:
+        import traceback
+
+        return traceback.format_exc()[-8000:]
+    except BaseException:  # noqa: BLE001 — e.g. the harness broke sys.path or the import system
+        return ""
+
+
 def main(argv: list[str]) -> int:
     channel = ChildChannel(int(argv[0]), int(argv[1]))
     init = channel.read_init()
@@ -102,6 +112,7 @@ def main(argv: list[str]) -> int:
         channel.call("crash", error=f"sandbox setup failed: {exc}", traceback="")
         return 3
     sys.path[:] = [init["harness_dir"]] + [p for p in sys.path if p != boot_path]
+    sys.path += [p for p in init.get("site_packages", []) if p not in sys.path]  # -S: see spawn
     channel.call("ready", confinement=level)
     ctx = Context(channel, init)
     try:
@@ -109,7 +120,7 @@ def main(argv: list[str]) -> int:
         result = module.run_episode(ctx)
     except BaseException as exc:  # noqa: BLE001 — the harness's failure is data for the parent
         channel.call("crash", error=f"{type(exc).__name__}: {exc}"[:2000],
-                     traceback=traceback.format_exc()[-8000:])
+                     traceback=_traceback_text())
         return 1
     channel.call("done", result=repr(result)[:2000])
     return 0
