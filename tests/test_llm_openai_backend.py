@@ -202,3 +202,31 @@ def test_retry_after_from_the_sim_server_is_honoured_by_the_client():
         with pytest.raises(FatalLLMError):
             client.complete("judge", [{"role": "user", "content": "hi"}], sample_index=1)
     assert sleeps == [1.25] * 3 + [2.0] * 3
+
+
+def test_the_body_sent_is_exactly_what_chat_completions_create_sends(monkeypatch):
+    """complete() posts request_kwargs through the SDK's own client.post, skipping create()'s
+    param transform; the bytes on the wire (body, auth, content type) must be the same."""
+    from inner_loop.llm.types import ToolCall, ToolSpec
+    monkeypatch.setenv("AUTODATA_TEST_KEY", SECRET)
+    req = _req(messages=[
+        Message(role="system", content="sys"),
+        Message(role="user", content="Ünïcode ✓ " + "x" * 3000),
+        Message(role="assistant", content=None,
+                tool_calls=[ToolCall(id="t1", name="evaluate", arguments='{"solver": "weak"}')]),
+        Message(role="tool", tool_call_id="t1", content='{"ok": true}'),
+    ], tools=[ToolSpec(name="evaluate", description="d",
+                       parameters={"type": "object", "properties": {"a": {"type": "string"}}})],
+        response_format="json", json_schema={"type": "object", "properties": {"v": {}}},
+        seed=123, temperature=0.3, max_tokens=77)
+    rc = _rc("http://x", api_key_env="AUTODATA_TEST_KEY", json_mode="schema")
+    reply = lambda body, h: (200, {}, completion({"content": "ok"}))
+    with Canned(reply) as ep:
+        rc = rc.model_copy(update={"base_url": ep.base_url})
+        openai_backend.complete(req, rc)
+        sdk = openai_backend._client(rc, SECRET)
+        sdk.chat.completions.create(**request_kwargs(req, rc))
+        (ours, our_headers), (theirs, their_headers) = ep.seen
+    assert ours == theirs
+    for header in ("authorization", "content-type", "accept", "user-agent"):
+        assert our_headers.get(header) == their_headers.get(header), header
