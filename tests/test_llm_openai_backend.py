@@ -230,3 +230,72 @@ def test_the_body_sent_is_exactly_what_chat_completions_create_sends(monkeypatch
     assert ours == theirs
     for header in ("authorization", "content-type", "accept", "user-agent"):
         assert our_headers.get(header) == their_headers.get(header), header
+
+
+def _sdk_models_reference(completion):
+    """The mapping complete() used while it read the SDK's ChatCompletion models (the oracle)."""
+    from inner_loop.llm.types import LLMResponse, ToolCall, Usage
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        kind = "empty choices" if isinstance(choices, list) else f"not a chat completion: {type(completion).__name__}"
+        raise TransientLLMError(f"bad response: {kind}", kind="bad_response")
+    choice = choices[0]
+    msg = choice.message
+    extra = msg.model_extra or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+    usage = completion.usage
+    return LLMResponse(
+        content=msg.content,
+        reasoning_content=reasoning if isinstance(reasoning, str) else None,
+        tool_calls=[ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+                    for c in (msg.tool_calls or []) if getattr(c, "function", None) is not None],
+        finish_reason=choice.finish_reason or "stop",
+        usage=Usage(input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+                    output_tokens=(usage.completion_tokens or 0) if usage else 0),
+        model=completion.model or "",
+        simulated=completion.system_fingerprint == openai_backend.SIM_FINGERPRINT,
+    )
+
+
+def _chat(choices, **top):
+    return json.dumps({"id": "c", "object": "chat.completion", "created": 0, "choices": choices,
+                       **top}).encode()
+
+
+_CALL = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": ""}}
+_CUSTOM = {"id": "t2", "type": "custom", "custom": {"name": "g", "input": "x"}}
+
+
+@pytest.mark.parametrize("headers,raw", [
+    ({}, completion({"content": "x", "reasoning": "r"}, fingerprint="autodata-sim")),
+    ({}, completion({"content": None, "reasoning_content": "rc", "tool_calls": [_CALL, _CUSTOM]})),
+    ({}, _chat([{"index": 0, "message": {"role": "assistant", "content": "y"},
+                 "finish_reason": None}], model=None, usage=None)),
+    ({}, _chat([{"index": 0, "message": {"role": "assistant", "content": "z"},
+                 "finish_reason": "length"}], model="m2",
+               usage={"prompt_tokens": None, "completion_tokens": 7})),
+    ({}, _chat([])),
+    ({}, json.dumps({"object": "chat.completion"}).encode()),
+    ({}, b"[1, 2]"),
+    ({}, b"null"),
+    ({"Content-Type": "text/plain"}, completion({"content": "json under a text type"})),
+    ({"Content-Type": "text/html"}, b"<html>gateway error</html>"),
+])
+def test_the_json_body_maps_exactly_as_the_sdk_models_did(headers, raw):
+    """complete() reads the parsed JSON (cast_to=object) instead of SDK models: the same
+    LLMResponse, or the same transient error, for every shape of body."""
+    from openai.types.chat import ChatCompletion
+
+    def outcome(fn):
+        try:
+            return fn()
+        except TransientLLMError as exc:
+            return ("error", exc.kind, str(exc))
+
+    with Canned(lambda b, h: (200, headers, raw)) as ep:
+        rc = _rc(ep.base_url)
+        ours = outcome(lambda: openai_backend.complete(_req(), rc))
+        sdk = openai_backend._client(rc, openai_backend.NO_KEY)
+        reference = outcome(lambda: _sdk_models_reference(sdk.post(
+            "/chat/completions", body=request_kwargs(_req(), rc), cast_to=ChatCompletion)))
+    assert ours == reference
