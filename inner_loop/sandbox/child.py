@@ -23,8 +23,19 @@ MB = 1024 * 1024
 NPROC_MARGIN = 32
 
 
+def _status_field(status: bytes, name: bytes) -> int | None:
+    """The first number of line `name:` of a /proc/<pid>/status text (None when absent)."""
+    at = status.find(b"\n" + name + b":")
+    if at < 0:
+        return None
+    fields = status[at + len(name) + 2:].split(None, 1)
+    return int(fields[0]) if fields else None
+
+
 def _tasks_of_uid(uid: int) -> int | None:
-    """How many tasks (threads count for RLIMIT_NPROC) this uid runs now; None without /proc."""
+    """How many tasks (threads count for RLIMIT_NPROC) this uid runs now; None without /proc.
+    Reads each /proc/<pid>/status as bytes and finds the two lines it needs: every episode
+    pays for this scan of every process on the machine."""
     total = 0
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
@@ -32,12 +43,13 @@ def _tasks_of_uid(uid: int) -> int | None:
         return None
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                status = fh.read()
         except OSError:
             continue  # the process exited while we looked
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            total += int(fields.get("Threads", "1").strip())
+        if _status_field(status, b"Uid") == uid:
+            threads = _status_field(status, b"Threads")
+            total += 1 if threads is None else threads
     return total
 
 
