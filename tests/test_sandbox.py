@@ -240,3 +240,14 @@ def test_invalid_harness_is_recorded_not_run(tmp_path: Path, runner_state: None)
     assert record.status == "harness_error"
     assert record.error.startswith("harness invalid: agent.py:1: does not compile")
     assert record.transcript == [] and record.rounds == []
+
+
+def test_child_starts_light_and_still_imports_installed_packages(tmp_path: Path,
+                                                                 runner_state: None) -> None:
+    """A fresh interpreter per episode: the child imports nothing heavy before the harness
+    (no site, typing, subprocess, ...), yet site-packages stay importable for harness code."""
+    record = _run("imports", tmp_path)
+    logs = _logs(record)
+    assert logs["preloaded"] == ""
+    assert logs["third-party"] == "h11"
+    assert record.error is None or "no round" in record.error

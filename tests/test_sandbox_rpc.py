@@ -150,3 +150,23 @@ def test_landlock_is_reported_here() -> None:
     assert (abi > 0 and why == "") or (abi == 0 and why)
     if platform.system() != "Linux":
         assert abi == 0 and "not Linux" in why
+
+
+def test_status_fields_parse_like_the_whole_status_file():
+    """The child's cheap /proc/<pid>/status scan reads Uid and Threads as a full parse does."""
+    from inner_loop.sandbox.child import _status_field
+
+    def full_parse(text: str) -> dict[str, str]:
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+    samples = [b"Name:\tpython\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nThreads:\t7\n",
+               b"Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\n", b"Name:\tweird\n"]
+    if os.path.exists("/proc/self/status"):
+        with open("/proc/self/status", "rb") as fh:
+            samples.append(fh.read())
+    for raw in samples:
+        fields = full_parse(raw.decode())
+        assert _status_field(raw, b"Uid") == (int(fields["Uid"].split()[0]) if "Uid" in fields
+                                              else None)
+        assert _status_field(raw, b"Threads") == (int(fields["Threads"].strip())
+                                                  if "Threads" in fields else None)

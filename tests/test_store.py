@@ -243,6 +243,29 @@ def test_record_calls_writes_a_batch_with_blobs_and_is_idempotent(store):
     assert store.get_blob(k2["request_blob"]) == '[{"content":"q","role":"user"}]'
 
 
+def test_insert_many_binds_columns_and_reads_back_every_value_as_given():
+    """insert_many binds one list per column (unnest): nested lists, empty lists, NULLs, mixed
+    int/float, timestamps and long unicode text come back exactly; duplicates are no-ops."""
+    from datetime import datetime, timezone
+
+    from evolve.store.records import insert_many
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY, kinds VARCHAR[] NOT NULL, "
+                "ts TIMESTAMPTZ NOT NULL, x DOUBLE, n INTEGER, s VARCHAR)")
+    at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    rows = [{"k": "a", "kinds": [], "ts": at, "x": 1, "n": None, "s": None},
+            {"k": "b", "kinds": ["timeout", "rate_limit"], "ts": at, "x": 2.5, "n": 3,
+             "s": "Ünïcode ✓ " * 5000},
+            {"k": "c", "kinds": [], "ts": at, "x": None, "n": None, "s": ""}]
+    insert_many(con, "t", rows)
+    insert_many(con, "t", rows[:1] + [{**rows[2], "s": "other"}])  # duplicates: no-ops
+    insert_many(con, "t", [])
+    got = con.execute("SELECT k, kinds, ts, x, n, s FROM t ORDER BY k").fetchall()
+    assert [(k, kinds, a.astimezone(timezone.utc), x, n, s) for k, kinds, a, x, n, s in got] == [
+        tuple(r.values()) for r in rows]
+
+
 def test_a_bad_call_in_a_batch_rolls_back_the_whole_batch(store):
     broken = call("k2")
     del broken["role"]

@@ -8,9 +8,12 @@ Stdlib only: this module is imported inside the sandboxed child.
 from __future__ import annotations
 
 import string
-from typing import Any
 
 from inner_loop.sandbox.rpc import ChildChannel
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the child must not pay for importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Context:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 from inner_loop.sandbox import landlock, seccomp
 from inner_loop.sandbox.api import Context
@@ -24,8 +23,19 @@ MB = 1024 * 1024
 NPROC_MARGIN = 32
 
 
+def _status_field(status: bytes, name: bytes) -> int | None:
+    """The first number of line `name:` of a /proc/<pid>/status text (None when absent)."""
+    at = status.find(b"\n" + name + b":")
+    if at < 0:
+        return None
+    fields = status[at + len(name) + 2:].split(None, 1)
+    return int(fields[0]) if fields else None
+
+
 def _tasks_of_uid(uid: int) -> int | None:
-    """How many tasks (threads count for RLIMIT_NPROC) this uid runs now; None without /proc."""
+    """How many tasks (threads count for RLIMIT_NPROC) this uid runs now; None without /proc.
+    Reads each /proc/<pid>/status as bytes and finds the two lines it needs: every episode
+    pays for this scan of every process on the machine."""
     total = 0
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
@@ -33,12 +43,13 @@ def _tasks_of_uid(uid: int) -> int | None:
         return None
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                status = fh.read()
         except OSError:
             continue  # the process exited while we looked
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            total += int(fields.get("Threads", "1").strip())
+        if _status_field(status, b"Uid") == uid:
+            threads = _status_field(status, b"Threads")
+            total += 1 if threads is None else threads
     return total
 
 
@@ -92,6 +103,17 @@ def _entry_module(entry: str) -> str:
     return entry[: -len(".py")].replace("/", ".")
 
 
+def _traceback_text() -> str:
+    """The current exception's traceback. `traceback` is imported only here, on a crash: every
+    episode would otherwise pay for it (and for linecache, tokenize, textwrap) at startup."""
+    try:
+        import traceback
+
+        return traceback.format_exc()[-8000:]
+    except BaseException:  # noqa: BLE001 — e.g. the harness broke sys.path or the import system
+        return ""
+
+
 def main(argv: list[str]) -> int:
     channel = ChildChannel(int(argv[0]), int(argv[1]))
     init = channel.read_init()
@@ -102,6 +124,7 @@ def main(argv: list[str]) -> int:
         channel.call("crash", error=f"sandbox setup failed: {exc}", traceback="")
         return 3
     sys.path[:] = [init["harness_dir"]] + [p for p in sys.path if p != boot_path]
+    sys.path += [p for p in init.get("site_packages", []) if p not in sys.path]  # -S: see spawn
     channel.call("ready", confinement=level)
     ctx = Context(channel, init)
     try:
@@ -109,7 +132,7 @@ def main(argv: list[str]) -> int:
         result = module.run_episode(ctx)
     except BaseException as exc:  # noqa: BLE001 — the harness's failure is data for the parent
         channel.call("crash", error=f"{type(exc).__name__}: {exc}"[:2000],
-                     traceback=traceback.format_exc()[-8000:])
+                     traceback=_traceback_text())
         return 1
     channel.call("done", result=repr(result)[:2000])
     return 0

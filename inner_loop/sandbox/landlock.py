@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import sys
 
 # Same numbers on x86_64 and aarch64 (the generic syscall table).
@@ -66,8 +65,8 @@ def abi_version() -> tuple[int, str]:
     """(ABI version, "") when Landlock can be used here, else (0, why not)."""
     if sys.platform != "linux":
         return 0, f"not Linux ({sys.platform})"
-    if platform.machine() not in ("x86_64", "aarch64", "arm64"):
-        return 0, f"unsupported architecture {platform.machine()}"
+    if os.uname().machine not in ("x86_64", "aarch64", "arm64"):
+        return 0, f"unsupported architecture {os.uname().machine}"
     libc = _libc()
     abi = libc.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0),
                        ctypes.c_uint32(CREATE_RULESET_VERSION))

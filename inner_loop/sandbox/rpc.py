@@ -16,7 +16,10 @@ import json
 import os
 import selectors
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the child must not pay for importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 TAIL_BYTES = 20 * 1024

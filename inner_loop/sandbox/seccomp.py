@@ -13,7 +13,7 @@ Stdlib only: it runs inside the sandboxed child before any harness code. Irrever
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 import struct
 import sys
 
@@ -44,8 +44,8 @@ class SeccompError(OSError):
 def available() -> tuple[bool, str]:
     if sys.platform != "linux":
         return False, f"not Linux ({sys.platform})"
-    if platform.machine() not in ARCHES:
-        return False, f"no syscall table for {platform.machine()}"
+    if os.uname().machine not in ARCHES:
+        return False, f"no syscall table for {os.uname().machine}"
     return True, ""
 
 
@@ -101,7 +101,7 @@ def install() -> str:
     ok, why = available()
     if not ok:
         raise SeccompError(why)
-    code = build_filter(platform.machine())
+    code = build_filter(os.uname().machine)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len=len(code) // 8, filter=ctypes.cast(buf, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
