@@ -6,8 +6,10 @@ loopback with injected latency, so the simulator's CPU is its own process's and 
 separately (from /proc) and never counted as ours. All roles share the one endpoint, so its
 concurrency cap C (`max_concurrency`) bounds calls in flight; the ideal rate is C / latency.
 
-1. saturation = calls/s during candidate scoring (first call start → last call end) ÷ (C / L).
-2. call economy = calls (tokens) per iteration with the exact savings on ÷ with them off, on the
+1. saturation = calls/s during an evolution iteration's candidate scoring (child and parent on
+   the validation papers; first call's start → last call's end) ÷ (C / L).
+2. call economy = calls (tokens) per iteration with the exact savings on (early stopping, racing,
+   shared calls) ÷ with them off, on the
    same seeds; decisions must be identical (checked, reported).
 3. overhead = our CPU per LLM call at latency 0: this process's CPU + the sandboxed harness
    children's CPU, the sim server's CPU excluded (it runs in its own process).
@@ -37,22 +39,22 @@ from evolve.store import StoreReader
 
 @dataclass
 class BenchSettings:
-    """Small defaults so the whole benchmark stays well under 5 minutes on 2 cores."""
+    """Small defaults so the whole benchmark stays under 5 minutes on 2 cores."""
 
     latency_ms: float = 50.0  # scaling scenarios
     cap: int = 8  # C: the endpoint's concurrency cap for the saturation scenario
-    saturation_latency_ms: float = 200.0  # C / L must stay below what the sim process can serve
+    saturation_latency_ms: float = 200.0  # C / L must stay below what 2 cores can serve
     saturation_papers: int = 25
     saturation_inflight: int = 25
     overhead_papers: tuple[int, int] = (5, 25)  # marginal CPU per call between the two sizes
-    scaling_papers: tuple[int, ...] = (10, 25, 50)
+    scaling_papers: tuple[int, ...] = (10, 25, 50, 100)  # above 50: 50 papers × repeats
     scaling_inflight: tuple[int, ...] = (1, 4, 16, 64)
     scaling_cap: int = 16
     scaling_inflight_papers: int = 10
-    economy_iterations: int = 2
-    economy_papers: int = 4
+    economy_iterations: int = 3
+    economy_papers: int = 10
     economy_sets: tuple[str, ...] = ("seed=1", "inner_loop.max_rounds=6",
-                                     "inner_loop.concurrency=1")  # racing batches of 1
+                                     "inner_loop.concurrency=4")
     resume_iterations: int = 1
     max_rounds: int = 2
     seed: int = 2
@@ -128,17 +130,24 @@ def calls_of(run_dir: Path, where: str = "TRUE") -> dict[str, Any]:
     return {k: (float(v) if v is not None else 0.0) for k, v in row.items()}
 
 
+MAX_SCALING_PAPERS = 50  # more validation episodes than this: the same papers, more repeats
+
+
 def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight: int,
             latency_ms: float, cap: int, iterations: int = 0) -> dict[str, Any]:
     """A run against a sim-serve subprocess and its figures: the seed's scoring
     (`iterations` 0), or also `iterations` evolution iterations, one at a time; the scoring
     window is then iteration 1..N's candidate scoring (child and parent on the validation papers),
-    first call's start to last call's end."""
+    first call's start to last call's end. Above MAX_SCALING_PAPERS validation episodes the
+    split's papers are not enough (the rest of the pool is held out): `papers` episodes are then
+    MAX_SCALING_PAPERS papers × `papers // MAX_SCALING_PAPERS` repeats (independent draws)."""
+    repeats = max(1, papers // MAX_SCALING_PAPERS)
     server = SimProcess(latency_ms)
     try:
         config = _config(bs, [f"evolve.iterations={iterations}", "evolve.concurrency=1",
-                              f"inner_loop.concurrency={inflight}"], server.base_url, cap)
-        settings = RunSettings(split_path=str(split_file(folder, papers)))
+                              f"inner_loop.concurrency={inflight}", f"evolve.repeats={repeats}"],
+                         server.base_url, cap)
+        settings = RunSettings(split_path=str(split_file(folder, papers // repeats)))
         sim0, cpu0 = server.cpu_s(), time.process_time()
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
@@ -154,7 +163,7 @@ def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight
     w = calls_of(folder / name, "tag LIKE 'it%/validation/%' AND iteration >= 1") \
         if iterations else c
     span = max(1e-9, w["t1"] - w["t0"])
-    return {"name": name, "papers": papers, "inflight": inflight, "cap": cap,
+    return {"name": name, "papers": papers, "repeats": repeats, "inflight": inflight, "cap": cap,
             "latency_ms": latency_ms, "iterations": iterations, "calls": int(c["calls"]),
             "scoring_calls": int(w["calls"]), "wall_s": wall, "scoring_s": span,
             "calls_per_s": w["calls"] / span,
@@ -193,12 +202,23 @@ def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
         start_run(config, RunSettings(validation_limit=bs.economy_papers), run_dir,
                   show_progress=False)
         c = calls_of(run_dir, "iteration >= 1")
+        with StoreReader.open(run_dir) as r:
+            evals = {(x["candidate_id"], x["paper_id"], x["purpose"], x["repeat"]):
+                     bool(x["accepted"]) for x in r.query("SELECT * FROM evaluations")}
+            shared = r.query("SELECT count(*) AS n FROM llm_calls WHERE cached AND "
+                             "iteration >= 1")[0]["n"]
         out[label] = {"calls": int(c["calls"]), "tokens": int(c["tokens"]),
-                      "decisions": decisions(run_dir)}
+                      "decisions": decisions(run_dir), "evaluations": len(evals),
+                      "shared_calls": int(shared), "_evals": evals}
     p, s = out["protocol"], out["savings"]
+    pe, se = p.pop("_evals"), s.pop("_evals")
+    # every example evaluated with the savings on got the verdict it gets without them
+    out["identical_evaluations"] = all(pe.get(k) == v for k, v in se.items())
+    out["skipped_episodes"] = len(pe) - len(se)
     out["calls_ratio"] = s["calls"] / max(1, p["calls"])
     out["tokens_ratio"] = s["tokens"] / max(1, p["tokens"])
     out["identical_decisions"] = p["decisions"] == s["decisions"]
+    out["papers"], out["iterations"] = bs.economy_papers, k
     return out
 
 
@@ -238,10 +258,11 @@ def run_bench(bs: BenchSettings, workdir: Path | None = None,
     result = BenchResult(settings=dict(bs.__dict__))
     with tempfile.TemporaryDirectory(prefix="autodata-bench-", dir=workdir) as tmp:
         folder = Path(tmp)
-        say("bench: saturation")
+        say("bench: saturation (an evolution iteration's candidate scoring)")
         result.rows.append(scoring(bs, folder, "saturation", papers=bs.saturation_papers,
                                    inflight=bs.saturation_inflight,
-                                   latency_ms=bs.saturation_latency_ms, cap=bs.cap))
+                                   latency_ms=bs.saturation_latency_ms, cap=bs.cap,
+                                   iterations=1))
         say("bench: overhead (latency 0)")
         small, big = (scoring(bs, folder, f"overhead_{n}", papers=n, inflight=8,
                               latency_ms=0.0, cap=64) for n in bs.overhead_papers)

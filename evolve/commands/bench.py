@@ -29,7 +29,7 @@ def bench_command(args: argparse.Namespace) -> int:
     bs = BenchSettings(latency_ms=args.latency_ms, cap=args.cap,
                        saturation_latency_ms=args.saturation_latency_ms)
     if args.quick:
-        bs.saturation_papers, bs.scaling_papers, bs.scaling_inflight = 5, (3, 6), (1, 8)
+        bs.saturation_papers, bs.scaling_papers, bs.scaling_inflight = 5, (3, 6, 100), (1, 8)
         bs.scaling_inflight_papers, bs.economy_iterations, bs.economy_papers = 3, 2, 4
         bs.overhead_papers, bs.saturation_latency_ms = (2, 4), 200.0
     result = run_bench(bs)
@@ -56,12 +56,15 @@ def table(d: dict) -> str:
     rows = [
         ("saturation", _f(saturation), ">= 0.90",
          f"{sat['calls_per_s']:.1f} calls/s vs C/L = {sat['ideal_calls_per_s']:.0f} "
-         f"(C={sat['cap']}, L={sat['latency_ms']:.0f} ms, {sat['papers']} papers, "
-         f"{sat['inflight']} episodes in flight)"),
+         f"(C={sat['cap']}, L={sat['latency_ms']:.0f} ms; iteration 1's child and parent on "
+         f"{sat['papers']} papers, {sat['scoring_calls']} calls, {sat['inflight']} episodes "
+         f"in flight)"),
         ("call economy (calls)", _f(eco["calls_ratio"]), "<= 0.65",
          f"{eco['savings']['calls']} / {eco['protocol']['calls']} calls in "
-         f"{len(eco['protocol']['decisions'])} iterations; identical decisions: "
-         f"{eco['identical_decisions']}"),
+         f"{len(eco['protocol']['decisions'])} iterations x {eco['papers']} papers; "
+         f"identical decisions: {eco['identical_decisions']}, evaluations: "
+         f"{eco['identical_evaluations']} ({eco['skipped_episodes']} child episodes raced "
+         f"away, {eco['savings']['shared_calls']} calls shared)"),
         ("call economy (tokens)", _f(eco["tokens_ratio"]), "<= 0.65",
          f"{eco['savings']['tokens']} / {eco['protocol']['tokens']} tokens"),
         ("overhead, ms CPU/call", _f(ovh["cpu_ms_per_call"]), "<= 2",
@@ -71,8 +74,11 @@ def table(d: dict) -> str:
          f"{ovh['sim_cpu_ms_per_call']:.2f} ms"),
     ]
     for s in d["scaling"]:
+        what = (f"{s['papers']} papers" if s.get("repeats", 1) == 1 else
+                f"{s['papers']} episodes ({s['papers'] // s['repeats']} papers x "
+                f"{s['repeats']} repeats)")
         rows.append((f"scaling {s['name']}", f"{s['scoring_s']:.2f} s", "linear / falls",
-                     f"{s['papers']} papers, {s['inflight']} in flight, cap {s['cap']}, "
+                     f"{what}, {s['inflight']} in flight, cap {s['cap']}, "
                      f"{s['calls']} calls, {s['calls_per_s']:.1f} calls/s"))
     rows.append(("resume: calls repaid", str(res["calls_repaid_for_finished_work"]), "0",
                  f"stopped at {res['calls_before_stop']} calls "
