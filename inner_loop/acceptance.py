@@ -130,15 +130,25 @@ def _fail(rule: str, detail: str) -> RuleResult:
 def weak_check(th: Thresholds, weak_scores: Sequence[float]) -> RuleResult:
     """The rules on the weak solver's scores alone: weak_avg, weak_max, weak_zero."""
     avg = mean(weak_scores)
+    return _weak_failure(th, avg, weak_scores) or RuleResult(passed=True,
+                                                               detail=f"weak avg {avg:.3f}")
+
+
+def _weak_failure(th: Thresholds, avg: float, scores: Sequence[float], at_least: str = "",
+                  tail: str = "") -> RuleResult | None:
+    """The first weak rule failed by an average `avg` (at least `avg` when `at_least`) and the
+    `scores` seen; None when none is."""
     if th.weak_avg_strict and not _lt(avg, th.weak_avg_max):
-        return _fail("weak_avg", f"weak avg {avg:.3f} >= {th.weak_avg_max} (must be below)")
+        return _fail("weak_avg", f"weak avg {at_least}{avg:.3f} >= {th.weak_avg_max} "
+                                 f"(must be below){tail}")
     if not th.weak_avg_strict and not _le(avg, th.weak_avg_max):
-        return _fail("weak_avg", f"weak avg {avg:.3f} > {th.weak_avg_max}")
-    if th.weak_max_max is not None and not _le(max(weak_scores), th.weak_max_max):
-        return _fail("weak_max", f"weak max {max(weak_scores):.3f} > {th.weak_max_max}")
-    if th.weak_no_zero and any(_le(s, 0.0) for s in weak_scores):
-        return _fail("weak_zero", "a weak sample scored 0 (the question may be unanswerable)")
-    return RuleResult(passed=True, detail=f"weak avg {avg:.3f}")
+        return _fail("weak_avg", f"weak avg {at_least}{avg:.3f} > {th.weak_avg_max}{tail}")
+    if th.weak_max_max is not None and not _le(max(scores), th.weak_max_max):
+        return _fail("weak_max", f"weak max {max(scores):.3f} > {th.weak_max_max}{tail}")
+    if th.weak_no_zero and any(_le(x, 0.0) for x in scores):
+        return _fail("weak_zero", f"a weak sample scored 0 (the question may be unanswerable)"
+                                  f"{tail}")
+    return None
 
 
 def full_check(
@@ -176,16 +186,8 @@ def settled_failure(
         return None
     low, high = sum(scores) / n, (sum(scores) + left) / n  # the final avg's range
     tail = f" after {len(scores)} of {n} samples"
-    if weak_scores is None:
-        if th.weak_avg_strict and not _lt(low, th.weak_avg_max):
-            return _fail("weak_avg", f"weak avg >= {low:.3f} >= {th.weak_avg_max}{tail}")
-        if not th.weak_avg_strict and not _le(low, th.weak_avg_max):
-            return _fail("weak_avg", f"weak avg >= {low:.3f} > {th.weak_avg_max}{tail}")
-        if th.weak_max_max is not None and not _le(max(scores), th.weak_max_max):
-            return _fail("weak_max", f"weak max {max(scores):.3f} > {th.weak_max_max}{tail}")
-        if th.weak_no_zero and any(_le(s, 0.0) for s in scores):
-            return _fail("weak_zero", f"a weak sample scored 0{tail}")
-        return None
+    if weak_scores is None:  # the final avg is at least `low` (the samples left scoring 0)
+        return _weak_failure(th, low, scores, ">= ", tail)
     if not _ge(high, th.strong_avg_min):
         return _fail("strong_avg_min", f"strong avg <= {high:.3f} < {th.strong_avg_min}{tail}")
     if th.strong_avg_below is not None and not _lt(low, th.strong_avg_below):
