@@ -365,6 +365,9 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
             store.record_run(rc.run_id, rc.model_dump_json(), repo.tree_sha(repo.seed_sha),
                              rc.simulated)
             report = repo.reconcile(store)
+            # exports are copies of scratch trees, made again when needed; one left by a kill
+            # after its iteration was recorded would otherwise stay forever
+            shutil.rmtree(run_dir / "candidates", ignore_errors=True)
             store.record_run_event("resumed" if resumed else "running")
             ctx = RunContext(run_dir, rc, store, repo, show_progress=show_progress)
             ctx.log.info("%s run %s; reconcile: %s", "resumed" if resumed else "started",

@@ -34,3 +34,27 @@ def test_marginal_cpu_cancels_fixed_costs():
     out = marginal(small, big)
     assert out["cpu_ms_per_call"] == pytest.approx(5.0)
     assert out["marginal_calls"] == 100
+
+
+@pytest.mark.slow
+def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
+    from evolve.bench import BenchSettings, run_bench
+    from evolve.commands.bench import table
+
+    bs = BenchSettings(saturation_papers=4, overhead_papers=(2, 4), overhead_repeats=1,
+                       scaling_papers=(3, 100), scaling_inflight=(1, 8),
+                       scaling_inflight_papers=3, economy_iterations=2, economy_papers=4)
+    result = run_bench(bs, tmp_path, progress=lambda _msg: None)
+    sat, ovh = result.rows
+    assert sat["iterations"] == 1 and 0 < sat["calls_per_s"] <= sat["ideal_calls_per_s"] * 1.05
+    assert ovh["cpu_ms_per_call"] > 0 and ovh["marginal_calls"] > 0
+    hundred = [s for s in result.scaling if s["papers"] == 100][0]
+    assert hundred["repeats"] == 2 and hundred["calls"] > 0
+    eco = result.economy
+    assert eco["identical_decisions"] and eco["identical_evaluations"]
+    assert eco["savings"]["calls"] < eco["protocol"]["calls"]
+    assert eco["resume"]["calls_repaid_for_finished_work"] == 0
+    assert eco["resume"]["identical_decisions"]
+    text = table({"measured_at": "now", "wall_s": result.wall_s, "rows": result.rows,
+                  "scaling": result.scaling, "economy": result.economy})
+    assert "SIMULATED" in text and "100 episodes (50 papers x 2 repeats)" in text

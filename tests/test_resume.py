@@ -145,3 +145,17 @@ def test_resume_after_sigkill_at_several_moments_reaches_the_same_lineage(tmp_pa
         assert reader.run_info()["status"] == "finished"
     assert not (path / "run.lock").exists()
     assert not any((path / "scratch").iterdir())
+
+
+def test_a_stale_candidate_export_is_removed_on_resume(tmp_path: Path):
+    """A kill between recording an iteration and dropping its export left the copy forever."""
+    from evolve.run import resume_run, start_run
+
+    path = tmp_path / "run"
+    start_run(load_config(None, ["evolve.iterations=0"]), SETTINGS.model_copy(
+        update={"validation_limit": 1}), path, show_progress=False)
+    stale = path / "candidates" / "c0001-abcdef"
+    stale.mkdir(parents=True)
+    (stale / "agent.py").write_text("# a leftover export\n")
+    resume_run(path, show_progress=False)
+    assert not (path / "candidates").exists()
