@@ -37,9 +37,10 @@ def main() -> int:
     for key, value in figures.items():
         text = re.sub(rf"<!--{key}-->[^<]*<!--/-->|\b{key}\b", f"<!--{key}-->{value}<!--/-->", text)
     if len(sys.argv) > 2:
-        rows = Path(sys.argv[2]).read_text().strip()
-        text = re.sub(r"(?:BREAKDOWN|```text\n.*?\n```)", lambda m: f"```text\n{rows}\n```", text,
-                      count=1, flags=re.S)
+        rows = Path(sys.argv[2]).read_text().strip().splitlines()
+        block = "\n".join("   " + line for line in ["```text", *rows, "```"])  # in a list item
+        text = re.sub(r"^ *(?:BREAKDOWN|```text\n.*?\n *```)", lambda m: block, text,
+                      count=1, flags=re.S | re.M)
     DOC.write_text(text)
     (DOC.parent / "performance.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     return 0
