@@ -30,6 +30,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from evolve.jobs import raise_stops, stopped
+
 if TYPE_CHECKING:
     from evolve.run import RunContext
 
@@ -66,8 +68,6 @@ def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
     `prior`: the parent's earlier validation results by paper. `run(job)` runs and records one
     episode (None when recorded before); a record whose status is `budget` or `infrastructure`
     stops new starts, and `raise_stops` raises for it at the end."""
-    from evolve.loop import raise_stops, stopped
-
     window = max(1, ctx.config.inner_loop.concurrency)
     child, parent = hardest_first(child, prior), hardest_first(parent, prior)
     earlier = [x for xs in prior.values() for x in xs]

@@ -69,11 +69,11 @@ def _install() -> None:
         owner, name = (getattr(mod, attr.split(".")[0]), attr.split(".")[1]) if "." in attr \
             else (mod, attr)
         setattr(owner, name, _wrap(label, getattr(owner, name)))
-    import evolve.loop as loop
+    import evolve.jobs as jobs
     import inner_loop.evaluation as evaluation
     import inner_loop.runner as runner
     import inner_loop.steps as steps
-    loop.run_episode = runner.run_episode  # names bound by `from … import`
+    jobs.run_episode = runner.run_episode  # names bound by `from … import`
     steps.evaluate_solver = evaluation.evaluate_solver
 
 
