@@ -159,3 +159,17 @@ def test_a_stale_candidate_export_is_removed_on_resume(tmp_path: Path):
     (stale / "agent.py").write_text("# a leftover export\n")
     resume_run(path, show_progress=False)
     assert not (path / "candidates").exists()
+
+
+def test_resume_with_an_unset_key_variable_stops_before_any_work(tmp_path: Path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.delenv("AUTODATA_RESUME_NO_KEY", raising=False)
+    path = tmp_path / "run"
+    config = load_config(None, RUN_SETS + [
+        "roles.judge.backend=openai", "roles.judge.base_url=http://127.0.0.1:9/v1",
+        "roles.judge.model=m", "roles.judge.api_key_env=AUTODATA_RESUME_NO_KEY"])
+    prepare_run_dir(path, make_run_config(config, SETTINGS, path.name))
+    assert main(["resume", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "AUTODATA_RESUME_NO_KEY" in err[0]
+    assert not (path / "run.lock").exists() and not (path / "harness").exists()

@@ -87,8 +87,9 @@ def evolve_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from evolve.run import resume_run
+    from evolve.run import read_run_config, resume_run
 
+    require_api_keys(read_run_config(Path(args.run_dir)).config)  # one line before any work
     summary = resume_run(Path(args.run_dir))
     print(summary.model_dump_json(indent=2) if args.json else summary.text())
     return 0
