@@ -60,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autodata: error: {exc}", file=sys.stderr)
         return 1
     except FatalLLMError as exc:  # an endpoint gave up or refused: the run stays resumable
-        print(f"autodata: error: {' '.join(str(exc).split())[:400]} (fix the endpoint or key, "
-              "then `autodata resume` the run)", file=sys.stderr)
+        text = " ".join(str(exc).split())
+        fix = "use a model that answers in the asked JSON format" if "no parseable reply" in \
+            text else "fix the endpoint or key"
+        print(f"autodata: error: {text[:400]} ({fix}, then `autodata resume` the run)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("autodata: interrupted", file=sys.stderr)

@@ -93,4 +93,5 @@ def raise_stops(records: Sequence[EpisodeRecord | None]) -> None:
         raise BudgetExceeded(budget[0].error or "budget exceeded")
     infra = [r for r in records if r is not None and r.status == "infrastructure"]
     if infra:  # an endpoint failed beyond its retries: stop (resumable), never score it
-        raise FatalLLMError(f"infrastructure: {' '.join(str(infra[0].error).split())[:300]}")
+        text = " ".join(str(infra[0].error).split()).removeprefix("infrastructure: ")
+        raise FatalLLMError(f"infrastructure: {text[:300]}")

@@ -110,3 +110,14 @@ def test_read_only_run_folder_is_one_line_and_untouched(tmp_path: Path):
     assert error_lines(proc.stderr) == proc.stderr.strip().splitlines()
     assert "Read-only file system" in proc.stderr
     assert sorted(p.name for p in run_dir.rglob("*")) == before
+
+
+def test_a_judge_that_never_answers_in_json_is_named_as_such(tmp_path: Path, capsys):
+    run_dir = tmp_path / "run"
+    sets = ["evolve.iterations=0", "run.validation_limit=2",
+            "roles.judge.model=sim-weak_solver"]  # the judge served by a model that writes prose
+    assert main(["evolve", "--run-dir", str(run_dir), *(a for s in sets for a in ("--set", s))]) == 1
+    line = error_lines(capsys.readouterr().err)[0]
+    assert "no parseable reply" in line and line.count("infrastructure:") == 1
+    assert line.endswith("(use a model that answers in the asked JSON format, then "
+                         "`autodata resume` the run)")
