@@ -117,13 +117,14 @@ def _run_until(cmd: list[str], kill_after_s: float | None) -> int:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_at_several_moments_reaches_the_same_lineage(tmp_path: Path):
-    sets = [a for s in RUN_SETS for a in ("--set", s)] + ["--set", "run.validation_limit=3"]
+    sets = [a for s in RUN_SETS + ["run.validation_limit=3", "evolve.iterations=8"]
+            for a in ("--set", s)]  # ~13 s uninterrupted: four kills land before the end
     reference = tmp_path / "reference"
     assert _run_until(_cli("evolve", "--run-dir", str(reference), *sets), None) == 0
     path = tmp_path / "killed"
     start = _cli("evolve", "--run-dir", str(path), *sets)
     kills = 0
-    for i, delay in enumerate((3.0, 7.0, 5.0, 11.0)):
+    for i, delay in enumerate((2.5, 3.0, 3.0, 3.5)):
         rc = _run_until(start if i == 0 else _cli("resume", str(path)), delay)
         kills += rc == -signal.SIGKILL
     assert kills >= 2, "the run finished before it could be killed twice"
