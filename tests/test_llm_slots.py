@@ -71,3 +71,27 @@ def test_priority_block_sets_and_restores_this_threads_priority():
 def test_an_endpoint_needs_a_slot():
     with pytest.raises(ValueError):
         Slots(0)
+
+
+def test_a_waiter_interrupted_before_its_turn_leaves_the_queue(monkeypatch):
+    class Interrupted(Exception):
+        pass
+
+    class HandOff:  # the hand-off lock, whose blocking wait is interrupted (a Ctrl-C)
+        def acquire(self, *args):
+            if args:
+                return True
+            raise Interrupted
+
+        def release(self):
+            pass
+
+    s = Slots(1)
+    s.acquire()  # the only slot is taken: the next caller waits
+    monkeypatch.setattr(slots.threading, "Lock", HandOff)
+    with pytest.raises(Interrupted):
+        s.acquire()
+    monkeypatch.undo()
+    assert s._waiting == []  # gone from the queue: no release hands the slot to it
+    s.release()
+    assert s._free == 1

@@ -53,8 +53,18 @@ class Slots:
                 return
             handoff = threading.Lock()
             handoff.acquire()
-            heapq.heappush(self._waiting, (prio, next(self._arrival), handoff))
-        handoff.acquire()  # released by `release` when this waiter is given the slot
+            entry = (prio, next(self._arrival), handoff)
+            heapq.heappush(self._waiting, entry)
+        try:
+            handoff.acquire()  # released by `release` when this waiter is given the slot
+        except BaseException:  # interrupted while waiting: leave the queue, or pass the slot on
+            with self._lock:
+                if entry in self._waiting:
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                    raise
+            self.release()
+            raise
 
     def release(self) -> None:
         with self._lock:
