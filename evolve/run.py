@@ -29,7 +29,6 @@ from inner_loop.papers import default_corpus_path, default_split_path, select_pa
 from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repo import HarnessRepo
 from evolve.store import CallBuffer, Store
-from evolve.store.records import load_record_json
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"
@@ -278,8 +277,7 @@ class RunContext:
             "SELECT e.record_blob FROM evaluations v JOIN episodes e USING (episode_id) "
             "WHERE v.candidate_id = ? AND v.paper_id = ? AND v.purpose = ? AND v.repeat = ?",
             [candidate_id, paper_id, purpose, repeat])
-        return EpisodeRecord.model_validate(
-            load_record_json(self.store.get_blob(rows[0]["record_blob"]), self.store.get_blob))
+        return EpisodeRecord.model_validate_json(self.store.get_blob(rows[0]["record_blob"]))
 
     def point_main(self) -> None:
         """Branch `main` (harness/'s files) to the best accepted candidate."""

@@ -5,7 +5,6 @@ import pytest
 
 from evolve.store import Store, StoreReader
 from evolve.store.migrate import available_migrations, latest_version
-from evolve.store.records import join_transcript, load_record_json, split_transcript
 from inner_loop.errors import UserError
 from inner_loop.llm.accounting import CallRecord
 from inner_loop.llm.types import LLMResponse, Usage
@@ -366,37 +365,3 @@ def test_an_episode_cut_short_by_the_run_is_no_evaluation(store, status):
     store.record_episode(rec, "seed", "validation", 0, 1)
     assert count(store, "episodes") == 1 and count(store, "evaluations") == 0
     assert store.finished_evaluations() == set()
-
-
-PAPER_PROMPT = "You are the challenger.\n<paper>" + "A sentence of the paper. " * 200 + "</paper>"
-
-
-def with_transcript(paper_id, accepted):
-    rec = episode(paper_id, accepted)
-    rec["transcript"] = [
-        {"op": "llm", "role": "challenger", "prefix": 0,
-         "messages": [{"role": "system", "content": "short"},
-                      {"role": "user", "content": PAPER_PROMPT}], "reply": {"content": "{}"}},
-        {"op": "evaluate", "solver": "weak", "reply": {"ok": True}},
-        {"op": "llm", "role": "verifier", "prefix": 0, "messages": [{"role": "user",
-                                                                        "content": None}]},
-    ]
-    return rec
-
-
-def test_long_transcript_texts_are_kept_once_and_the_record_reads_back_whole(store):
-    first, second = with_transcript("p1", True), with_transcript("p2", False)
-    for rec, paper in ((first, "p1"), (second, "p2")):
-        store.record_episode(rec, "seed", "validation", 0, 1)
-    assert store.query("SELECT count(*) AS n FROM blobs WHERE text = ?", [PAPER_PROMPT])[0]["n"] == 1
-    for rec, paper in ((first, "p1"), (second, "p2")):
-        blob = store.query("SELECT e.record_blob FROM episodes e WHERE paper_id = ?", [paper])[0]
-        stored = store.get_blob(blob["record_blob"])
-        assert PAPER_PROMPT not in stored and "$blob" in stored  # the record holds a reference
-        assert load_record_json(stored, store.get_blob) == rec
-
-
-def test_records_without_long_texts_are_stored_as_they_are():
-    rec = episode("p1", True)
-    assert split_transcript(rec) == (rec, [], [])
-    assert join_transcript(rec, lambda sha: pytest.fail("no blob to read")) == rec

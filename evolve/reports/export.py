@@ -27,7 +27,6 @@ import duckdb
 from evolve.reports.card import data_card
 from evolve.reports.diff import find_candidate
 from evolve.reports.runs import is_run_dir, open_reader, run_config
-from evolve.store.records import load_record_json
 from inner_loop.acceptance import Thresholds, full_check
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
@@ -99,8 +98,7 @@ def rows_from_run(run_dir: Path, harness: str | None) -> tuple[list[dict[str, An
             [cand["candidate_id"]])
         stats = reader.query("SELECT pass_rate, n_evaluations FROM candidate_scores WHERE candidate_id = ?",
                              [cand["candidate_id"]])
-        records = [(r, EpisodeRecord.model_validate(load_record_json(reader.get_blob(r["record_blob"]),
-                                                                    reader.get_blob))) for r in found]
+        records = [(r, EpisodeRecord.model_validate_json(reader.get_blob(r["record_blob"]))) for r in found]
     rows = []
     for found_row, record in records:
         rnd = record.accepted_round_record()

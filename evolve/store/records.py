@@ -141,13 +141,11 @@ def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
                 f"{conflict}", [[r[c] for r in rows] for c in cols])
 
 
-def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
-              shas: list[str] | None = None) -> list[str]:
+def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
     """Store each text under its sha256 (an existing hash is a no-op); return the hashes.
-    Texts already stored are not sent to the database again. `shas`: the texts' hashes, when
-    the caller has them already."""
+    Texts already stored are not sent to the database again."""
     texts = list(texts)
-    shas = shas if shas is not None else [sha256_hex(t) for t in texts]
+    shas = [sha256_hex(t) for t in texts]
     unique = {sha: text for sha, text in zip(shas, texts)}
     if unique:
         known = {r[0] for r in con.execute("SELECT sha256 FROM blobs WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
@@ -262,50 +260,3 @@ def call_row(record: dict[str, Any], context: dict[str, Any]) -> tuple[LLMCallRo
         response_blob=sha256_hex(texts[1]) if response is not None else None, error=record.get("error"),
     )
     return row, texts
-
-
-BLOB_REF = "$blob"
-LONG_TEXT = 2000  # transcript message texts at least this long are stored once, as blobs
-
-
-def split_transcript(record: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """(record, texts, their sha256s): every transcript message text of LONG_TEXT characters or
-    more replaced by {"$blob": sha256}. Those texts (the paper-bearing prompts, which episodes of
-    one paper and harness repeat) are then kept once per run as blobs, not in every record."""
-    texts: list[str] = []
-    shas: list[str] = []
-
-    def ref(message: Any) -> Any:
-        content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, str) or len(content) < LONG_TEXT:
-            return message
-        texts.append(content)
-        shas.append(sha256_hex(content))
-        return {**message, "content": {BLOB_REF: shas[-1]}}
-
-    transcript = [{**e, "messages": [ref(m) for m in e["messages"]]}
-                  if isinstance(e, dict) and isinstance(e.get("messages"), list) else e
-                  for e in record.get("transcript") or []]
-    return ({**record, "transcript": transcript} if texts else record), texts, shas
-
-
-def join_transcript(record: dict[str, Any], get_blob: Any) -> dict[str, Any]:
-    """The inverse of `split_transcript` (records without references come back unchanged)."""
-    def text(message: Any) -> Any:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, dict) and set(content) == {BLOB_REF}:
-            return {**message, "content": get_blob(content[BLOB_REF])}
-        return message
-
-    transcript = record.get("transcript")
-    if not transcript:
-        return record
-    return {**record, "transcript": [
-        {**e, "messages": [text(m) for m in e["messages"]]}
-        if isinstance(e, dict) and isinstance(e.get("messages"), list) else e
-        for e in transcript]}
-
-
-def load_record_json(record_json: str, get_blob: Any) -> dict[str, Any]:
-    """A stored episode record (record_blob's text) as the dict that was recorded."""
-    return join_transcript(json.loads(record_json), get_blob)

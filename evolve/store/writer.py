@@ -240,8 +240,7 @@ class Store(Reads):
         Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
         and the episode_id on record is returned. An episode whose status is in UNSCORED_STATUSES
         (budget, runtime_error, infrastructure) is recorded without an evaluation: it is not the candidate's score."""
-        stored, texts, shas = rec.split_transcript(record)  # long prompts: blobs, once per run
-        record_json = rec.canonical_json(stored)
+        record_json = rec.canonical_json(record)
         episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
                                            rec.sha256_hex(record_json))
         with self._write() as con:
@@ -251,8 +250,7 @@ class Store(Reads):
             ).fetchone()
             if existing is not None:
                 return existing[0]
-            rec.put_blobs(con, texts + [record_json],
-                          shas + [episode.record_blob])
+            rec.put_blobs(con, [record_json])
             new = rec.insert_row(con, "episodes", episode.model_dump())
             # An episode row and its rounds are written together: a new episode has no rounds.
             rec.insert_many(con, "episode_rounds", [r.model_dump() for r in rounds],
