@@ -1,8 +1,9 @@
 """The CoT Self-Instruct baseline (paper §1): the challenger once, no loop, same filters.
 
 Protected, no harness code runs: the harness's `challenger` prompt is rendered here with the
-paper (`title`, `paper` = the paper's full text, `feedback` = "" — whichever of these the
-manifest declares), ONE challenger call, the protected `parse_example`, then the weak AND the
+paper (`title`, `paper` = the paper's text cut at PAPER_CHARS — the seed harness's cut, so both
+methods see the same text and a long paper fits a small context —, `feedback` = "" — whichever
+of these the manifest declares), ONE challenger call, the protected `parse_example`, then the weak AND the
 strong solver always (so the solver statistics are comparable with the agentic method), the
 preset's decision, and the final guard. One round, recorded as the same EpisodeRecord.
 """
@@ -27,11 +28,12 @@ from inner_loop.steps import (
 )
 
 CONFINEMENT = "none needed: the CoT baseline runs no harness code (protected runtime only)"
+PAPER_CHARS = 60_000  # harness/tools.py cuts the paper for its challenger and verifier here too
 
 
 def challenger_prompt(harness: Harness, paper: Paper) -> str:
     """The harness's challenger prompt for `paper` (the variables its manifest declares)."""
-    values = {"title": paper.title, "paper": paper.full_text, "feedback": ""}
+    values = {"title": paper.title, "paper": paper.full_text[:PAPER_CHARS], "feedback": ""}
     declared = harness.manifest.prompts["challenger"].variables if \
         "challenger" in harness.manifest.prompts else []
     return harness.render("challenger", **{k: v for k, v in values.items() if k in declared})

@@ -9,7 +9,7 @@ import pytest
 
 from inner_loop.acceptance import full_check, thresholds_for, weak_check
 from inner_loop.config import load_config
-from inner_loop.cot import CONFINEMENT, challenger_prompt, run_cot_episode
+from inner_loop.cot import CONFINEMENT, PAPER_CHARS, challenger_prompt, run_cot_episode
 from inner_loop.harness import load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
@@ -33,7 +33,15 @@ def test_cot_is_one_challenger_call_with_the_harness_prompt(papers: list[Paper])
     assert record.confinement == CONFINEMENT
     sent = record.transcript[0]["messages"][0]["content"]
     assert sent == challenger_prompt(load_harness(SEED), papers[0])
-    assert papers[0].full_text in sent  # the paper's full text, feedback empty
+    assert papers[0].full_text[:PAPER_CHARS] in sent  # the paper (cut as the harness does)
+
+
+def test_cot_cuts_a_long_paper_where_the_seed_harness_does(papers: list[Paper]) -> None:
+    extra = papers[0].sections[-1].model_copy(update={"text": "More words. " * PAPER_CHARS})
+    long = papers[0].model_copy(update={"sections": [*papers[0].sections, extra]})
+    assert len(long.full_text) > PAPER_CHARS
+    sent = challenger_prompt(load_harness(SEED), long)
+    assert long.full_text[:PAPER_CHARS] in sent and long.full_text not in sent
 
 
 def test_cot_runs_both_solvers_even_when_too_easy(papers: list[Paper], tmp_path: Path) -> None:
