@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -47,7 +48,8 @@ def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
     result = run_bench(bs, tmp_path, progress=lambda _msg: None)
     sat, ovh = result.rows
     assert sat["iterations"] == 1 and 0 < sat["calls_per_s"] <= sat["ideal_calls_per_s"] * 1.05
-    assert ovh["cpu_ms_per_call"] > 0 and ovh["marginal_calls"] > 0
+    # a difference of two tiny runs: its sign is noise here, only its presence is checked
+    assert math.isfinite(ovh["cpu_ms_per_call"]) and ovh["marginal_calls"] > 0
     hundred = [s for s in result.scaling if s["papers"] == 100][0]
     assert hundred["repeats"] == 2 and hundred["calls"] > 0
     eco = result.economy
