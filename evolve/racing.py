@@ -72,7 +72,7 @@ def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
     child, parent = hardest_first(child, prior), hardest_first(parent, prior)
     earlier = [x for xs in prior.values() for x in xs]
     total_parent = len(earlier) + len(parent)
-    skipped = 0
+    skipped, p = 0, None
     with ThreadPoolExecutor(window, thread_name_prefix="episode") as pool:
         parent_f = [pool.submit(run, job) for job in parent]
         child_f: list[Future] = []
@@ -81,9 +81,12 @@ def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
             if k >= 0:
                 if stopped(child_f[k].result()) or any(stopped(f.result()) for f in parent_f):
                     break
-                got_c, got_p = passes(ctx, child[0][0], n), passes(ctx, parent[0][0], n)
+                if p is None:  # the parent's final tally: every parent episode is in
+                    got_p = passes(ctx, parent[0][0], n)
+                    p = int(sum(earlier)) + sum(got_p.get((j[2].id, j[3]), False)
+                                                for j in parent)
+                got_c = passes(ctx, child[0][0], n)
                 c = sum(got_c.get((j[2].id, j[3]), False) for j in child[:k + 1])
-                p = int(sum(earlier)) + sum(got_p.get((j[2].id, j[3]), False) for j in parent)
                 if hopeless(c, len(child) - k - 1, len(child), p, total_parent):
                     skipped = len(child) - i
                     ctx.log.info("iteration %d: racing skipped %d of %d child episodes", n,

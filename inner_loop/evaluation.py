@@ -20,7 +20,7 @@ partial samples attached), so a caller can never count it as a failed example.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
@@ -163,22 +163,18 @@ def evaluate_solver(
     def run(i: int) -> JudgedSample:
         return _run_sample(example, solver, i, client=client, tag=tag)
 
+    drawn: Iterable[JudgedSample]
     if config.inner_loop.stop_sampling_early:
-        samples: list[JudgedSample] = []
-        for i in range(n):
-            samples.append(run(i))
-            _raise_on_infrastructure(solver, samples)
-            if _settled(solver, samples, n, thresholds, weak_eval):
-                break
+        drawn = map(run, range(n))  # lazy: a sample is drawn only when the loop below asks
     else:
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"{solver}_solver") as pool:
             drawn = list(pool.map(run, range(n)))
-        samples = []
-        for sample in drawn:  # the same prefix the one-by-one drawing reports
-            samples.append(sample)
-            _raise_on_infrastructure(solver, samples)
-            if _settled(solver, samples, n, thresholds, weak_eval):
-                break
+    samples: list[JudgedSample] = []
+    for sample in drawn:  # either way, the prefix up to the sample that settles a failure
+        samples.append(sample)
+        _raise_on_infrastructure(solver, samples)
+        if _settled(solver, samples, n, thresholds, weak_eval):
+            break
     return summarise(solver, samples, thresholds, weak_eval=weak_eval, n=n)
 
 
@@ -202,8 +198,7 @@ def summarise(
     if solver == "strong" and weak_eval is None:
         raise ValueError("the strong solver's verdict needs the weak solver's evaluation")
     if n is not None and len(scores) < n:
-        result = settled_failure(thresholds, scores, n,
-                                 weak_eval.scores if solver == "strong" and weak_eval else None)
+        result = _settled(solver, samples, n, thresholds, weak_eval)
         if result is None:
             raise ValueError(f"summarise: {len(scores)} of {n} samples and no settled failure")
     elif solver == "weak":
