@@ -157,10 +157,16 @@ class HarnessRepo:
         """Copy the seed harness into `<run_dir>/harness/` and commit it as the root commit.
 
         Idempotent: a repo that already has its seed ref is opened as is; a half-made one
-        (crash during init) is made again."""
+        (crash during init: no ref yet) is made again. A repo holding refs is never deleted
+        (evolve/repair.py repairs it from DuckDB)."""
         repo = cls(run_dir)
         if (repo.path / ".git").exists() and repo.ref_sha(SEED_ID) is not None:
             return repo
+        dot_git = repo.path / ".git"
+        if (dot_git / "packed-refs").exists() or any(
+                p.is_file() for p in (dot_git / "refs").rglob("*")):
+            raise UserError(f"{repo.path}: a harness repo with refs but no readable seed ref; "
+                            f"not re-initialised (restore harness/.git from a backup)")
         if not Path(seed_dir).is_dir():
             raise UserError(f"seed harness not found: {seed_dir}")
         shutil.rmtree(repo.path, ignore_errors=True)

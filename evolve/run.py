@@ -27,6 +27,7 @@ from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import default_corpus_path, default_split_path, select_papers
 from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
+from evolve.repair import open_harness
 from evolve.repo import HarnessRepo
 from evolve.store import CallBuffer, Store
 
@@ -359,9 +360,9 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
     from evolve.loop import evolve
 
     with RunLock(run_dir):
-        repo = HarnessRepo.init(run_dir, rc.settings.seed_harness, rc.run_id)
         store = Store.open(run_dir, create=True)
         try:
+            repo, repair = open_harness(run_dir, store, rc.settings.seed_harness, rc.run_id)
             store.record_run(rc.run_id, rc.model_dump_json(), repo.tree_sha(repo.seed_sha),
                              rc.simulated)
             report = repo.reconcile(store)
@@ -370,8 +371,8 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
             shutil.rmtree(run_dir / "candidates", ignore_errors=True)
             store.record_run_event("resumed" if resumed else "running")
             ctx = RunContext(run_dir, rc, store, repo, show_progress=show_progress)
-            ctx.log.info("%s run %s; reconcile: %s", "resumed" if resumed else "started",
-                         rc.run_id, report.model_dump_json())
+            ctx.log.info("%s run %s; repair: %s; reconcile: %s", "resumed" if resumed
+                         else "started", rc.run_id, repair.model_dump_json(), report.model_dump_json())
             try:
                 evolve(ctx)
             except KeyboardInterrupt:
