@@ -92,6 +92,12 @@ class InnerLoopConfig(Strict):
     samples_per_solver: int = 3
     episode_timeout_s: float = 300.0
     memory_mb: int = 1024
+    # What one sandboxed episode may use (inner_loop/sandbox/README.md); exceeding one ends the
+    # episode as the harness's failure (`harness_error`, "sandbox limit: ...").
+    workdir_quota_mb: int = Field(default=256, ge=1)  # bytes on disk in its working dir
+    workdir_max_files: int = Field(default=2000, ge=1)  # files, dirs and links in it
+    max_harness_calls: int = Field(default=400, ge=1)  # llm + evaluate requests per episode
+    max_record_mb: int = Field(default=32, ge=1)  # RPC bytes kept for the episode record
     concurrency: int = 8  # episodes in flight
     # Draw solver samples one by one and stop once the check's failure is settled (exact: the
     # report is the same prefix either way); false draws them together at the paper's cost.

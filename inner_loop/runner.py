@@ -27,6 +27,8 @@ from inner_loop.harness import Harness, HarnessInvalid, load_harness
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
 from inner_loop.sandbox import ChildProcess, Limits, start_child
+from inner_loop.sandbox.bounds import KNOWN_OPS, MB, Bounds, LimitExceeded, Meter, Watchdog, \
+    check_request
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
 from inner_loop.steps import EpisodeClient
 
@@ -43,7 +45,16 @@ def paper_payload(paper: Paper) -> dict[str, Any]:
 def limits_for(config: Config) -> Limits:
     inner = config.inner_loop
     return Limits(timeout_s=inner.episode_timeout_s, memory_mb=inner.memory_mb,
-                  cpu_s=int(inner.episode_timeout_s) + CPU_SLACK_S)
+                  cpu_s=int(inner.episode_timeout_s) + CPU_SLACK_S,
+                  fsize_mb=min(64, inner.workdir_quota_mb), max_request_bytes=Bounds.max_request_bytes)
+
+
+def bounds_for(config: Config) -> Bounds:
+    inner = config.inner_loop
+    return Bounds(max_harness_calls=inner.max_harness_calls,
+                  max_record_bytes=inner.max_record_mb * MB,
+                  workdir_max_bytes=inner.workdir_quota_mb * MB,
+                  workdir_max_files=inner.workdir_max_files)
 
 
 def base_record(paper: Paper, config: Config, method: str, harness_version: str | None,
@@ -55,17 +66,21 @@ def base_record(paper: Paper, config: Config, method: str, harness_version: str 
             "status": status, "simulated": config.simulated}
 
 
-def _serve(child: ChildProcess, dispatcher: Dispatcher) -> None:
-    """Answer the child's requests until the episode ends (EpisodeEnd) or the channel fails."""
+def _serve(child: ChildProcess, dispatcher: Dispatcher, bounds: Bounds) -> None:
+    """Answer the child's requests until the episode ends (EpisodeEnd) or the channel fails;
+    every request is bounded (shape, counts, bytes) before the dispatcher sees it."""
+    meter = Meter(bounds, KNOWN_OPS)
     while True:
         msg = child.channel.recv(child.deadline)
+        check_request(msg, bounds.max_depth)
+        meter.request(msg, child.channel.last_request_bytes)
         try:
             reply = dispatcher.dispatch(msg)
         except EpisodeEnd as end:
             if end.reply is not None:
                 child.channel.send({"id": msg.get("id"), "reply": end.reply}, child.deadline)
             return
-        child.channel.send({"id": msg.get("id"), "reply": reply}, child.deadline)
+        meter.reply(child.channel.send({"id": msg.get("id"), "reply": reply}, child.deadline))
 
 
 def _exit_error(child: ChildProcess, dispatcher: Dispatcher, exc: ChannelError) -> str:
@@ -77,18 +92,35 @@ def _exit_error(child: ChildProcess, dispatcher: Dispatcher, exc: ChannelError) 
     return f"the harness process ended {where} ({child.exit_description()}): {exc}"
 
 
-def _drive(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float) -> None:
-    """Serve the child; every way it can fail is recorded on the dispatcher."""
+def _drive(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float,
+           bounds: Bounds) -> None:
+    """Serve the child; every way it can fail is recorded on the dispatcher. A sandbox limit
+    passed (by a request, or found by the watchdog, which kills the child) is the harness's."""
+    watchdog = Watchdog(str(child.workdir), child.proc.pid, bounds).start()
     try:
-        _serve(child, dispatcher)
-    except ChannelTimeout:
-        dispatcher.end("timeout", f"episode timeout: the harness ran past {timeout_s:g}s")
-    except ChannelClosed as exc:
-        dispatcher.end("harness_error", _exit_error(child, dispatcher, exc))
+        _serve(child, dispatcher, bounds)
     except ChannelError as exc:
-        dispatcher.end("harness_error", f"protocol violation: {exc}")
+        watchdog.stop()
+        _channel_failed(child, dispatcher, timeout_s, exc, watchdog.reason)
     except BudgetExceeded as exc:
         dispatcher.end("budget", f"budget exceeded: {exc}")
+    finally:
+        watchdog.stop()
+
+
+def _channel_failed(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float,
+                    exc: ChannelError, watchdog_reason: str | None) -> None:
+    """Record why the channel failed; the watchdog's reason (it killed the child) comes first."""
+    if watchdog_reason:
+        dispatcher.end("harness_error", watchdog_reason)
+    elif isinstance(exc, LimitExceeded):
+        dispatcher.end("harness_error", str(exc))
+    elif isinstance(exc, ChannelTimeout):
+        dispatcher.end("timeout", f"episode timeout: the harness ran past {timeout_s:g}s")
+    elif isinstance(exc, ChannelClosed):
+        dispatcher.end("harness_error", _exit_error(child, dispatcher, exc))
+    else:
+        dispatcher.end("harness_error", f"protocol violation: {exc}")
 
 
 def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config, client: Any,
@@ -111,7 +143,7 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
                             prompts=harness.prompt_table(), paper=paper_payload(paper),
                             max_rounds=config.inner_loop.max_rounds,
                             workdir_root=Path(workdir_root), limits=limits)
-        _drive(child, dispatcher, limits.timeout_s)
+        _drive(child, dispatcher, limits.timeout_s, bounds_for(config))
     except ChannelError as exc:  # the child died before it read its init payload
         dispatcher.end("harness_error", f"the harness process did not start: {exc}")
     except Exception as exc:  # noqa: BLE001 — the episode boundary: a runtime bug is recorded

@@ -135,14 +135,17 @@ def test_landlock_rights_grow_with_the_abi() -> None:
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_seccomp_program_is_well_formed(machine: str) -> None:
-    code = seccomp.build_filter(machine)
-    assert len(code) % 8 == 0 and len(code) // 8 < 64
+    code = seccomp.build_filter(machine, pid=4242)
+    assert len(code) % 8 == 0 and len(code) // 8 < 4096  # BPF_MAXINSNS
     instructions = [struct.unpack("=HBBI", code[i:i + 8]) for i in range(0, len(code), 8)]
-    for pos, (op, jt, jf, _k) in enumerate(instructions):
+    for pos, (op, jt, jf, k) in enumerate(instructions):
         if op in (seccomp.JEQ_K, seccomp.JGE_K, seccomp.JSET_K):
             assert pos + 1 + max(jt, jf) < len(instructions)  # every jump lands inside
+        if op == seccomp.JA:
+            assert pos + 1 + k < len(instructions)
     assert instructions[-1][0] == seccomp.RET_K  # the program ends in a return
-    assert instructions[1][3] == seccomp.ARCHES[machine][0]  # checks the architecture first
+    assert instructions[-1][3] == seccomp.RET_ERRNO | seccomp.EPERM  # deny by default
+    assert instructions[1][3] == seccomp.AUDIT_ARCH[machine]  # checks the architecture first
 
 
 def test_landlock_is_reported_here() -> None:

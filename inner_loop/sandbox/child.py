@@ -4,9 +4,10 @@ Started by `inner_loop.sandbox.start_child` with a scrubbed environment, a fresh
 two inherited pipe fds (argv). Order matters and is the whole point:
   1. read the init payload (paper, prompts, limits, the filesystem policy) from the parent;
   2. rlimits (address space, CPU, file size, open files, core, processes);
-  3. no_new_privs, Landlock (when the kernel has it), the seccomp filter;
-  4. tell the parent the confinement level (`ready`), only then import the harness entry module.
-Nothing the child says after step 4 is trusted by the parent. Stdlib only.
+  3. drop every privilege (capabilities; as root, uid/gid 65534: privileges.py);
+  4. no_new_privs, Landlock (when the kernel has it), the seccomp allowlist;
+  5. tell the parent the confinement level (`ready`), only then import the harness entry module.
+Nothing the child says after step 5 is trusted by the parent. Stdlib only.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import importlib
 import os
 import sys
 
-from inner_loop.sandbox import landlock, seccomp
+from inner_loop.sandbox import landlock, privileges, seccomp
 from inner_loop.sandbox.api import Context
 from inner_loop.sandbox.rpc import ChildChannel
 
 MB = 1024 * 1024
 NPROC_MARGIN = 32
+# Started as root the child runs as uid 65534, which every concurrent episode shares: a fixed cap
+# (seccomp denies fork anyway; this bounds a fork bomb where seccomp is unavailable).
+UNPRIVILEGED_NPROC = 512
 
 
 def _status_field(status: bytes, name: bytes) -> int | None:
@@ -71,6 +75,9 @@ def set_rlimits(limits: dict) -> None:
     _set(resource, resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) * MB)
     _set(resource, resource.RLIMIT_CORE, 0)
     _set(resource, resource.RLIMIT_NOFILE, int(limits["nofile"]))
+    if os.geteuid() == 0:
+        _set(resource, resource.RLIMIT_NPROC, UNPRIVILEGED_NPROC)
+        return
     tasks = _tasks_of_uid(os.getuid())
     if tasks is not None:
         _set(resource, resource.RLIMIT_NPROC, tasks + NPROC_MARGIN)
@@ -82,6 +89,7 @@ def confine(init: dict) -> str:
     policy = init["policy"]
     parts, notes = [], []
     abi, why = landlock.abi_version()
+    privilege = privileges.drop(keep_fs_root=abi > 0) if sys.platform == "linux" else ""
     if abi > 0:
         parts.append(landlock.restrict_self(
             abi, read_only=policy["read_only"], read_write=policy["read_write"],
@@ -95,6 +103,10 @@ def confine(init: dict) -> str:
         parts.append(seccomp.install())
     else:
         notes.append(f"seccomp unavailable: {why}")
+    if privilege:
+        parts.append(privilege)
+    else:
+        notes.append(f"privileges kept: not Linux ({sys.platform})")
     level = "+".join(parts + ["rlimits"]) if parts else "rlimits-only"
     return f"{level} ({'; '.join(notes)})" if notes else level
 

@@ -90,8 +90,11 @@ class Tail:
 class ParentChannel:
     """Parent side: requests from `req_fd`, replies to `rep_fd`, stdout/stderr drained to tails."""
 
-    def __init__(self, req_fd: int, rep_fd: int, stdout_fd: int, stderr_fd: int):
+    def __init__(self, req_fd: int, rep_fd: int, stdout_fd: int, stderr_fd: int,
+                 max_line_bytes: int = MAX_LINE_BYTES):
         self.req_fd, self.rep_fd = req_fd, rep_fd
+        self.max_line_bytes = max_line_bytes
+        self.last_request_bytes = 0  # the size of the line `recv` returned last
         self.stdout, self.stderr = Tail(), Tail()
         self._streams = {stdout_fd: self.stdout, stderr_fd: self.stderr}
         self._buf = bytearray()
@@ -135,8 +138,8 @@ class ParentChannel:
             self._req_open = False
             return
         self._buf += chunk
-        if b"\n" not in self._buf and len(self._buf) > MAX_LINE_BYTES:
-            raise ChannelError(f"request line over {MAX_LINE_BYTES} bytes")
+        if b"\n" not in self._buf and len(self._buf) > self.max_line_bytes:
+            raise ChannelError(f"malformed request: a line over {self.max_line_bytes:,} bytes")
 
     def recv(self, deadline: float) -> dict:
         """The next request; ChannelClosed at EOF, ChannelError on garbage, ChannelTimeout."""
@@ -145,19 +148,26 @@ class ParentChannel:
                 raise ChannelClosed("the child closed the request pipe without a request")
             self._pump(deadline)
         idx = self._buf.index(b"\n")
+        if idx > self.max_line_bytes:
+            raise ChannelError(f"malformed request: a line over {self.max_line_bytes:,} bytes")
         line = bytes(self._buf[:idx])
         del self._buf[: idx + 1]
+        self.last_request_bytes = len(line) + 1
         try:
             msg = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ChannelError(f"garbage on the RPC pipe: {line[:200]!r}") from None
+        except RecursionError:  # the C decoder recurses once per nesting level
+            raise ChannelError("malformed request: JSON nested too deep to decode") from None
         if not isinstance(msg, dict) or not isinstance(msg.get("op"), str) \
                 or not isinstance(msg.get("args", {}), dict):
             raise ChannelError(f"malformed request: {line[:200]!r}")
         return msg
 
-    def send(self, obj: Any, deadline: float) -> None:
+    def send(self, obj: Any, deadline: float) -> int:
+        """Write one reply line; return its size in bytes."""
         data = memoryview(encode(obj))
+        size = len(data)
         while data:
             if not self._pump(deadline, want_write=True):
                 continue
@@ -168,6 +178,7 @@ class ParentChannel:
             except BrokenPipeError:
                 raise ChannelClosed("the child closed the reply pipe") from None
             data = data[n:]
+        return size
 
     def drain(self, seconds: float = 0.5) -> None:
         """After the child is gone: read what is left on stdout/stderr (bounded)."""

@@ -54,6 +54,7 @@ class Limits:
     cpu_s: int  # RLIMIT_CPU (soft; hard = soft + 5)
     fsize_mb: int = 64  # RLIMIT_FSIZE
     nofile: int = 256  # RLIMIT_NOFILE
+    max_request_bytes: int = 4 * 1024 * 1024  # one RPC line from the child
 
 
 def filesystem_policy(harness_dir: Path, workdir: Path) -> dict:
@@ -139,7 +140,8 @@ def start_child(*, harness_dir: Path, entry: str, prompts: dict, paper: dict, ma
         os.close(rep_r)
         os.close(req_w)
     assert proc.stdout is not None and proc.stderr is not None
-    channel = ParentChannel(req_r, rep_w, proc.stdout.fileno(), proc.stderr.fileno())
+    channel = ParentChannel(req_r, rep_w, proc.stdout.fileno(), proc.stderr.fileno(),
+                            max_line_bytes=limits.max_request_bytes)
     deadline = time.monotonic() + limits.timeout_s
     child = ChildProcess(proc, channel, workdir, deadline, [req_r, rep_w])
     init = {
