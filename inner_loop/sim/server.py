@@ -1,10 +1,15 @@
 """Loopback OpenAI-compatible HTTP server for the simulated model world.
 
-`POST /v1/chat/completions` turns the OpenAI JSON into an LLMRequest (the role is the one in the
-model name: `sim-<role>`), answers with `inner_loop.sim.respond`, and returns a chat.completion
-with `usage`, OpenAI-format `tool_calls` and `system_fingerprint: "autodata-sim"` (every answer is
-labelled simulated; also the `X-Autodata-Simulated: true` header). `GET /v1/models` lists the
-`sim-<role>` models. Stdlib only (ThreadingHTTPServer).
+`POST /v1/chat/completions` validates the body as OpenAI does (wire.py: every malformed request
+is a 4xx JSON error in OpenAI's shape, never a dropped connection), turns it into one LLMRequest
+per choice (`n`; the role is the one in the model name `sim-<role>`), answers each with
+`inner_loop.sim.respond`, and returns a chat.completion — or, with `stream: true`, server-sent
+`chat.completion.chunk` events (content and tool-call deltas, a usage chunk when
+`stream_options.include_usage`) over chunked transfer, ending `data: [DONE]`. `response_format`
+json_object / json_schema is honoured or refused: an answer that is not that JSON is a 400
+(wire.check_format). `GET /v1/models` lists the `sim-<role>` models, `GET /v1/models/{id}` gives
+one. Every answer is labelled simulated: `system_fingerprint: "autodata-sim"` and the
+`X-Autodata-Simulated: true` header. Stdlib only (ThreadingHTTPServer).
 
 Fault injection (for testing clients): with probability `fault_rate` a request gets one of
 `faults` instead of its answer. The decision is a pure function of
@@ -12,8 +17,8 @@ sha256(fault_seed, n, request body) where n counts how often this exact body was
 so one request's retries draw fresh decisions and can succeed, and a rerun with the same seed
 and the same request sequence injects the same faults. Faults: 429 (with Retry-After), 500, 503,
 timeout (no answer for `timeout_sleep_s`, then the connection closes — set it above the client
-timeout), reset (TCP RST), bad_json (200 with a non-JSON body), truncated (the JSON cut in half),
-empty_choices (`choices: []`).
+timeout), reset (TCP RST), bad_json (200 with a non-JSON body), truncated (the JSON cut in half;
+a stream cut half-way, without its end), empty_choices (`choices: []`).
 """
 
 from __future__ import annotations
@@ -26,19 +31,24 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from inner_loop import sim
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.roles import ROLES
+from inner_loop.sim.wire import (
+    FINGERPRINT, ChatRequest, WireError, check_format, completion, parse_chat, stream_chunks,
+    to_llm_request,
+)
 
 FAULTS: tuple[str, ...] = ("429", "500", "503", "timeout", "reset", "bad_json", "truncated",
                            "empty_choices")
-FINGERPRINT = "autodata-sim"
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a request with a few papers in it is ~1 MB
 
 
 class SimServerOptions(BaseModel):
@@ -60,80 +70,9 @@ def parse_faults(text: str) -> tuple[str, ...]:
     return faults
 
 
-class HTTPFailure(Exception):
-    def __init__(self, status: int, message: str, err_type: str = "invalid_request_error"):
-        super().__init__(message)
-        self.status, self.err_type = status, err_type
-
-
-def _text(content: Any) -> str | None:
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    raise HTTPFailure(400, "message content must be a string or a list of parts")
-
-
-def _message(m: dict[str, Any]) -> dict[str, Any]:
-    role = "system" if m.get("role") == "developer" else m.get("role")
-    out: dict[str, Any] = {"role": role, "content": _text(m.get("content"))}
-    if m.get("tool_calls"):
-        out["tool_calls"] = [
-            {"id": c["id"], "name": c["function"]["name"],
-             "arguments": c["function"].get("arguments") or "{}"}
-            for c in m["tool_calls"]
-        ]
-    if m.get("tool_call_id") is not None:
-        out["tool_call_id"] = m["tool_call_id"]
-    return out
-
-
 def request_from_openai(body: dict[str, Any]) -> LLMRequest:
-    """OpenAI chat.completions JSON -> LLMRequest (HTTPFailure 404 for an unknown model)."""
-    model = str(body.get("model", ""))
-    role = model.removeprefix("sim-")
-    if not model.startswith("sim-") or role not in ROLES:
-        raise HTTPFailure(404, f"model {model!r} not found; the sim serves sim-<role> for roles "
-                               f"{', '.join(ROLES)}", "not_found_error")
-    fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-    tools = [
-        {"name": t["function"]["name"], "description": t["function"].get("description", ""),
-         "parameters": t["function"].get("parameters") or {"type": "object", "properties": {}}}
-        for t in body.get("tools") or [] if t.get("type", "function") == "function"
-    ]
-    try:
-        return LLMRequest.model_validate({
-            "role": role, "model": model,
-            "messages": [_message(m) for m in body.get("messages") or []],
-            "tools": tools or None,
-            "response_format": "json" if fmt.get("type") in ("json_object", "json_schema") else "text",
-            "json_schema": schema,
-            "temperature": body.get("temperature", 1.0),
-            "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens") or 4096,
-            "seed": body.get("seed") or 0,
-        })
-    except (ValidationError, KeyError, TypeError, AttributeError) as exc:
-        raise HTTPFailure(400, f"invalid request: {exc}") from None
-
-
-def completion_json(request: LLMRequest, response: LLMResponse, completion_id: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": response.content}
-    if response.reasoning_content is not None:
-        message["reasoning_content"] = response.reasoning_content
-    if response.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in response.tool_calls
-        ]
-    usage = response.usage
-    return {
-        "id": completion_id, "object": "chat.completion", "created": 0, "model": request.model,
-        "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": 0, "message": message, "finish_reason": response.finish_reason}],
-        "usage": {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-                  "total_tokens": usage.input_tokens + usage.output_tokens},
-    }
+    """An OpenAI chat.completions JSON body -> LLMRequest (WireError for what OpenAI refuses)."""
+    return to_llm_request(parse_chat(json.dumps(body).encode()))
 
 
 class FaultPlan:
@@ -187,43 +126,95 @@ class _Handler(BaseHTTPRequestHandler):
     # wait for the client's delayed ACK (~40 ms on Linux) on every response.
     disable_nagle_algorithm = True
     server: _Server
+    _started = False  # the status line is out: an error now can only close the connection
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         if self.server.verbose:
             sys.stderr.write(f"sim-serve: {self.address_string()} {format % args}\n")
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _headers(self, status: int, content_type: str, extra: dict[str, str]) -> None:
+        self._started = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Autodata-Simulated", "true")
-        for name, value in (headers or {}).items():
+        for name, value in extra.items():
             self.send_header(name, value)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
+        self._headers(status, content_type, {"Content-Length": str(len(body)), **(headers or {})})
         self.end_headers()
         self.wfile.write(body)
 
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
-    def _send_error(self, status: int, message: str, err_type: str,
-                    headers: dict[str, str] | None = None) -> None:
-        self._send_json(status, {"error": {"message": f"[autodata-sim] {message}",
-                                           "type": err_type, "code": status}}, headers)
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, unsupported method) as OpenAI JSON too."""
+        self.close_connection = True
+        text = message or self.responses.get(code, ("error",))[0]
+        err = WireError(code, text, "invalid_request_error" if code < 500 else "server_error")
+        self._send_json(code, err.body(), {"Connection": "close"})
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            data = [{"id": f"sim-{r}", "object": "model", "created": 0, "owned_by": FINGERPRINT}
-                    for r in ROLES]
-            self._send_json(200, {"object": "list", "data": data})
-        else:
-            self._send_error(404, f"no route {self.path}", "not_found_error")
+        self._answer(self._get)
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._send_error(404, f"no route {self.path}", "not_found_error")
-            return
+        self._answer(self._post)
+
+    def _answer(self, handler: Any) -> None:
+        """Every request gets an answer: a refusal is its 4xx, a bug in the sim a 500 (with the
+        traceback on stderr) — never a dropped connection."""
+        self._started = False
+        try:
+            handler()
+        except (BrokenPipeError, ConnectionResetError):
+            raise  # the client went away (handle_error notes it)
+        except Exception as exc:  # noqa: BLE001 (the one catch site of the endpoint)
+            if not isinstance(exc, WireError):
+                traceback.print_exc(file=sys.stderr)
+                exc = WireError(500, f"sim error: {type(exc).__name__}: {exc}", "server_error")
+            if self._started:  # mid-stream: closing early is the only honest signal left
+                self.close_connection = True
+            else:
+                self._send_json(exc.status, exc.body())
+
+    def _get(self) -> None:
+        path = self.path.split("?")[0].rstrip("/")
+        for prefix in ("/v1/models", "/models"):
+            if path == prefix:
+                self._send_json(200, {"object": "list", "data": [_model(f"sim-{r}") for r in ROLES]})
+                return
+            if path.startswith(prefix + "/"):
+                model = urllib.parse.unquote(path[len(prefix) + 1:])
+                if model.removeprefix("sim-") not in ROLES or not model.startswith("sim-"):
+                    raise WireError(404, f"The model '{model}' does not exist", param="model",
+                                    code="model_not_found")
+                self._send_json(200, _model(model))
+                return
+        raise WireError(404, f"no route GET {self.path}", code="unknown_url")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise WireError(411, "send the body with a Content-Length (chunked bodies are not read)")
+        raw = self.headers.get("Content-Length")
+        try:
+            length = int(raw) if raw is not None else -1
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            raise WireError(411, f"a POST needs a valid Content-Length, got {raw!r}")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise WireError(413, f"request body of {length} bytes is over {MAX_BODY_BYTES}")
+        return self.rfile.read(length)
+
+    def _post(self) -> None:
+        body = self._read_body()  # first, so a refusal leaves the connection usable
+        if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            raise WireError(404, f"no route POST {self.path}", code="unknown_url")
         srv = self.server
         with srv.lock:
             srv.requests += 1
@@ -236,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
                 srv.in_flight -= 1
 
     def _complete(self, body: bytes) -> None:
-        srv, opts = self.server, self.server.options
+        srv = self.server
         t0 = time.monotonic()
         fault = srv.plan.decide(body)
         if fault is not None:
@@ -246,27 +237,43 @@ class _Handler(BaseHTTPRequestHandler):
                 self._wait_latency(t0)
             if self._inject(fault):
                 return
-        try:
-            request = request_from_openai(json.loads(body))
-        except json.JSONDecodeError as exc:
-            self._send_error(400, f"body is not JSON: {exc}", "invalid_request_error")
-            return
-        except HTTPFailure as exc:
-            self._send_error(exc.status, str(exc), exc.err_type)
-            return
-        try:
-            response = sim.respond(request)
-        except Exception as exc:  # a bug in the sim: answer 500 with it instead of a dropped socket
-            traceback.print_exc(file=sys.stderr)
-            self._send_error(500, f"sim error: {type(exc).__name__}: {exc}", "server_error")
-            return
+        chat = parse_chat(body)
+        responses = []
+        for index in range(chat.n):
+            response = sim.respond(to_llm_request(chat, index))
+            check_format(chat, response)
+            responses.append(response)
         cid = "chatcmpl-sim-" + hashlib.sha256(body).hexdigest()[:24]
-        payload = completion_json(request, response, cid)
+        self._wait_latency(t0)
+        if chat.stream:
+            self._stream(chat, responses, cid, fault)
+            return
+        payload = completion(chat.model, responses, cid)
         if fault == "empty_choices":
             payload["choices"] = []
         raw = json.dumps(payload).encode()
-        self._wait_latency(t0)
         self._send(200, raw[: len(raw) // 2] if fault == "truncated" else raw)
+
+    def _stream(self, chat: ChatRequest, responses: list[LLMResponse], cid: str,
+                fault: str | None) -> None:
+        """Server-sent events over chunked transfer: one `data:` event per chunk, then
+        `data: [DONE]`. A `truncated` fault cuts the stream half-way (no end of body)."""
+        include = bool(chat.stream_options and chat.stream_options.include_usage)
+        events = [json.dumps(c) for c in stream_chunks(chat.model, responses, cid, include)]
+        if fault == "empty_choices":
+            events = [json.dumps({"id": cid, "object": "chat.completion.chunk", "created": 0,
+                                  "model": chat.model, "choices": []})]
+        self._headers(200, "text/event-stream", {"Cache-Control": "no-cache",
+                                                 "Transfer-Encoding": "chunked"})
+        self.end_headers()
+        cut = len(events) // 2 if fault == "truncated" else None
+        for i, event in enumerate(events + ["[DONE]"]):
+            if i == cut:
+                self.close_connection = True
+                return
+            data = f"data: {event}\n\n".encode()
+            self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
     def _wait_latency(self, t0: float) -> None:
         """`latency_ms` is the whole time to answer: the simulator's own work counts in it."""
@@ -278,10 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Send the fault; True when the request is finished (no real answer follows)."""
         opts = self.server.options
         if fault == "429":
-            self._send_error(429, "simulated rate limit", "rate_limit_error",
-                             {"Retry-After": f"{opts.retry_after_s:g}"})
+            err = WireError(429, "simulated rate limit", "rate_limit_error", code="rate_limit_exceeded")
+            self._send_json(429, err.body(), {"Retry-After": f"{opts.retry_after_s:g}"})
         elif fault in ("500", "503"):
-            self._send_error(int(fault), f"simulated server error {fault}", "server_error")
+            self._send_json(int(fault), WireError(int(fault), f"simulated server error {fault}",
+                                                  "server_error").body())
         elif fault == "timeout":
             self.server.stopping.wait(opts.timeout_sleep_s)
             self.close_connection = True
@@ -294,6 +302,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False  # truncated / empty_choices: built from the real answer
         return True
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": FINGERPRINT}
 
 
 class SimServer:
