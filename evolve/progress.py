@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from evolve.final import FinalResult, final_result
+
 
 class RunProgress:
     def __init__(self, total: int, *, simulated: bool, enabled: bool = True):
@@ -39,7 +41,7 @@ class RunProgress:
 
     def update(self, done: int, *, best: float, counts: dict[str, int], spend_usd: float,
                event: str = "") -> None:
-        stats = (f"best {best:.1%}  accepted {counts.get('accepted', 0)}  "
+        stats = (f"best {best:.1%} (pooled tally)  accepted {counts.get('accepted', 0)}  "
                  f"rejected {counts.get('rejected', 0)}  invalid {counts.get('invalid', 0)}  "
                  f"${spend_usd:.4f}")
         with self._lock:
@@ -79,6 +81,8 @@ class RunSummary(BaseModel):
     lineage: list[LineageStep]  # seed → … → best, each with its validation pass rate
     spend_usd: float
     llm_calls: int
+    # the end-of-run re-evaluation with fresh repeats (None: not run, e.g. --final-repeats 0)
+    final: FinalResult | None = None
 
     def text(self) -> str:
         def pct(x: float | None) -> str:
@@ -91,14 +95,29 @@ class RunSummary(BaseModel):
             f"  iterations      {self.iterations_done} of {self.iteration_budget}: accepted "
             f"{self.counts.get('accepted', 0)}, rejected {self.counts.get('rejected', 0)}, "
             f"invalid {self.counts.get('invalid', 0)}",
-            f"  validation      seed {pct(self.seed_score)} -> best {pct(self.best_score)} "
-            f"({self.best_candidate or '-'})",
-            f"  lineage         {chain or '-'}",
+            f"  tally           seed {pct(self.seed_score)} -> best {pct(self.best_score)} "
+            f"({self.best_candidate or '-'}): pooled over all validation evaluations so far",
+            f"  lineage         {chain or '-'} (pooled tally)",
+            *self._final_lines(),
             f"  spend           ${self.spend_usd:.4f} over {self.llm_calls} LLM calls",
         ]
         if self.simulated:
             lines.append("SIMULATED: every model answer came from the simulated model world.")
         return "\n".join(lines)
+
+    def _final_lines(self) -> list[str]:
+        f = self.final
+        if f is None or f.best is None or f.best.estimate is None:
+            return ["  final           not run (evolve.final_repeats = 0, or the run stopped)"]
+        seed = next((c for c in f.candidates if c.candidate_id == "seed"), None)
+        lines = [f"  final           re-evaluated {f.repeats}x on {f.n_papers} validation papers "
+                 f"(fresh repeats; 95% interval: {f.method})",
+                 f"                  best {f.best.candidate_id} {f.best.estimate.text()}"]
+        if seed is not None and seed.estimate is not None:
+            lines.append(f"                  seed {seed.estimate.text()}")
+        if f.best.vs_seed is not None:
+            lines.append(f"                  best - seed {f.best.vs_seed.text(signed=True)}")
+        return lines
 
 
 def best_accepted(store: Any) -> str | None:
@@ -131,5 +150,5 @@ def summarize(store: Any, *, run_id: str, run_dir: str, status: str, detail: str
         seed_score=scores.get("seed", (None, 0))[0], best_candidate=best,
         best_score=scores[best][0] if best else None, counts=counts,
         lineage=list(reversed(lineage)), spend_usd=float(spend[0]["usd"]),
-        llm_calls=int(spend[0]["n"]),
+        llm_calls=int(spend[0]["n"]), final=final_result(store),
     )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 State = Literal["selected", "proposing", "proposed", "validating", "invalid", "scoring", "scored",
                 "committing", "accepted", "rejected"]
-Purpose = Literal["validation", "minibatch", "smoke"]
+Purpose = Literal["validation", "minibatch", "smoke", "final", "evaluate"]
 FinalStatus = Literal["invalid", "rejected", "accepted"]
 
 # state -> the states that may follow it. None: no event yet. `committing` first: the seed only.
