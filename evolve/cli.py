@@ -19,6 +19,7 @@ COMMANDS = [
     "generate",
     "compare",
     "evolve_cmd",
+    "evaluate",
     "papers",
     "split",
     "sim_serve",

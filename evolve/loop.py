@@ -32,6 +32,7 @@ from inner_loop.harness import Manifest, load_harness
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
+from evolve import final
 from evolve.analyzer import DiagnosisUnparseable, history_line, run_analyzer
 from evolve.implementer import Workspace, list_harness_files, run_implementer
 from evolve.jobs import run_job, run_jobs
@@ -303,11 +304,18 @@ def _guarded(ctx: RunContext, n: int) -> None:
 
 
 def evolve(ctx: RunContext) -> None:
-    """The run: the seed scored on the validation papers, then the iterations."""
+    """The run: the seed scored on the validation papers, the iterations, then the final
+    re-evaluation of the top candidates with fresh repeats (evolve/final.py)."""
+    final.check(ctx.config)
     try:
         score_seed(ctx)
     except BudgetExceeded as exc:
         ctx.stop(f"budget: {exc}")
         return
-    ctx.progress.note(f"seed harness: validation pass rate {ctx.best_score():.1%}")
+    ctx.progress.note(f"seed harness: validation pass rate {ctx.best_score():.1%} (tally)")
     schedule(ctx)
+    if ctx.stop_reason is None:
+        try:
+            final.reevaluate(ctx)
+        except BudgetExceeded as exc:
+            ctx.stop(f"budget: {exc}")

@@ -114,6 +114,10 @@ class EvolveConfig(Strict):
     confidence: float = 0.9
     racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
     share_calls: bool = True  # child and parent scoring send an identical request once
+    # End of run: the top `final_top` accepted candidates by tally and the seed, re-evaluated
+    # `final_repeats` times on the validation papers with fresh repeats (0: none; evolve/final.py)
+    final_repeats: int = Field(default=4, ge=0, le=1000)
+    final_top: int = Field(default=2, ge=1, le=100)
 
 
 class SimConfig(Strict):

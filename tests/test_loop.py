@@ -20,7 +20,8 @@ from evolve.repo import HarnessRepo
 from evolve.run import RunSettings, read_run_config, resume_run, start_run
 from evolve.store import StoreReader
 
-RUN_SETS = ["seed=2", "evolve.iterations=5", "evolve.minibatch=1", "inner_loop.max_rounds=3"]
+RUN_SETS = ["seed=2", "evolve.iterations=5", "evolve.minibatch=1", "inner_loop.max_rounds=3",
+            "evolve.final_repeats=0"]  # the final re-evaluation: tests/test_final.py
 SETTINGS = RunSettings(validation_limit=3)
 
 

@@ -13,7 +13,7 @@ from evolve.store import StoreReader
 
 # Two iterations that both start from the seed (concurrency 2), one episode per racing batch.
 SETS = ["seed=3", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
-        "inner_loop.max_rounds=6", "inner_loop.concurrency=1"]
+        "inner_loop.max_rounds=6", "inner_loop.concurrency=1", "evolve.final_repeats=0"]
 SETTINGS = RunSettings(validation_limit=4)
 
 

@@ -23,7 +23,8 @@ from test_loop import attempt_facts
 
 KEY_ENV, FAKE_KEY = "AUTODATA_RELIABILITY_KEY", "sk-reliability-FAKE-0123456789abcdef"
 SETS = ["seed=2", "evolve.iterations=1", "evolve.minibatch=1", "inner_loop.max_rounds=1",
-        "retry.max_attempts=8", "retry.base_delay_s=0.01", "retry.max_delay_s=0.05"]
+        "retry.max_attempts=8", "retry.base_delay_s=0.01", "retry.max_delay_s=0.05",
+        "evolve.final_repeats=0"]
 KIND = {"429": "rate_limit", "500": "server_error", "503": "server_error",
         "reset": "connection", "bad_json": "bad_response", "truncated": "bad_response",
         "empty_choices": "bad_response"}

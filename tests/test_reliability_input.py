@@ -20,7 +20,8 @@ from evolve.run import RunSettings, make_run_config, prepare_run_dir, start_run
 from evolve.store import Store
 
 SMALL = ["--set", "evolve.iterations=1", "--set", "evolve.minibatch=1", "--set",
-         "inner_loop.max_rounds=1", "--set", "run.validation_limit=1"]
+         "inner_loop.max_rounds=1", "--set", "run.validation_limit=1",
+         "--set", "evolve.final_repeats=0"]
 
 
 def error_lines(err: str) -> list[str]:

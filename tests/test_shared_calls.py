@@ -76,7 +76,7 @@ def test_waiters_get_the_answer_of_the_call_in_flight():
 
 SETS = ["seed=1", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
         "inner_loop.max_rounds=6", "inner_loop.concurrency=2", "evolve.racing=false",
-        "inner_loop.stop_sampling_early=false"]
+        "inner_loop.stop_sampling_early=false", "evolve.final_repeats=0"]
 
 
 def _facts(path: Path) -> dict:

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=["deployed", "paper_prose"], help="acceptance thresholds")
     p.add_argument("--acceptance", choices=["strict", "confident"], help="acceptance policy")
     p.add_argument("--budget-usd", type=float, help="hard USD budget of the run")
+    p.add_argument("--final-repeats", type=int, metavar="R",
+                   help="end of run: re-evaluate the top candidates by tally and the seed R "
+                        "times on validation with fresh repeats (default 4; 0: skip)")
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=evolve_command)
@@ -47,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 FLAG_KEYS = {"iterations": "evolve.iterations", "concurrency": "evolve.concurrency",
              "minibatch": "evolve.minibatch", "repeats": "evolve.repeats",
              "preset": "inner_loop.preset", "acceptance": "evolve.acceptance",
-             "budget_usd": "budget.max_usd", "seed": "seed"}
+             "budget_usd": "budget.max_usd", "seed": "seed",
+             "final_repeats": "evolve.final_repeats"}
 
 
 def split_overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, object]]:
