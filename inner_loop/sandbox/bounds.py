@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from inner_loop.sandbox.rpc import ChannelError
 
 MB = 1024 * 1024
+MAX_OP_CHARS = 64
 KNOWN_OPS = frozenset({"ready", "llm", "evaluate", "submit", "log", "done", "crash"})  # api.py
 
 
@@ -70,6 +71,8 @@ class Meter:
 
     def request(self, msg: dict, nbytes: int) -> None:
         b, op = self.bounds, msg.get("op")
+        if len(op) > MAX_OP_CHARS:
+            raise ChannelError(f"malformed request: an op name of {len(op):,} characters")
         self._record(nbytes)
         if op in ("llm", "evaluate"):
             self.harness_calls += 1

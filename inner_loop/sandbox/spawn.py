@@ -37,8 +37,9 @@ SITE_PACKAGES = [p for p in site.getsitepackages() if os.path.isdir(p)]
 
 # Read-only system locations (only those that exist are added). /etc is deliberately not granted
 # wholesale (it holds /etc/shadow and other secrets readable by root): only what a Python
-# process needs from it.
-SYSTEM_READ_ONLY = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc/self",
+# process needs from it. No part of /proc: /proc/self/net/unix would list every unix socket of
+# the host (the network namespace is shared), /proc/self/environ and maps are nobody's business.
+SYSTEM_READ_ONLY = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin",
                     "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                     "/etc/mime.types", "/usr/share/zoneinfo"]
 DEVICES = {"/dev/null": landlock.FS_READ_FILE | landlock.FS_WRITE_FILE,

@@ -28,7 +28,7 @@ X86_64 = {
     "getppid": 110, "getpgrp": 111, "getgroups": 115, "getresuid": 118, "getresgid": 120,
     "getpgid": 121, "getsid": 124, "rt_sigpending": 127, "rt_sigtimedwait": 128,
     "rt_sigsuspend": 130, "sigaltstack": 131, "utime": 132, "statfs": 137, "fstatfs": 138,
-    "getpriority": 140, "arch_prctl": 158, "gettid": 186, "time": 201, "futex": 202,
+    "capget": 125, "getpriority": 140, "arch_prctl": 158, "gettid": 186, "time": 201, "futex": 202,
     "sched_getaffinity": 204, "epoll_create": 213, "getdents64": 217, "set_tid_address": 218,
     "restart_syscall": 219, "fadvise64": 221, "clock_gettime": 228, "clock_getres": 229,
     "clock_nanosleep": 230, "exit_group": 231, "epoll_wait": 232, "epoll_ctl": 233,
@@ -43,7 +43,7 @@ X86_64 = {
 }
 
 AARCH64 = {
-    "getcwd": 17, "eventfd2": 19, "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22,
+    "getcwd": 17, "eventfd2": 19, "capget": 90, "epoll_create1": 20, "epoll_ctl": 21, "epoll_pwait": 22,
     "dup": 23, "dup3": 24, "fcntl": 25, "flock": 32, "mkdirat": 34, "unlinkat": 35,
     "symlinkat": 36, "linkat": 37, "renameat": 38, "statfs": 43, "fstatfs": 44, "truncate": 45,
     "ftruncate": 46, "fallocate": 47, "faccessat": 48, "chdir": 49, "fchdir": 50, "fchmod": 52,
