@@ -14,7 +14,8 @@ import random
 
 from inner_loop.sim.facts import Fact, facts_of
 from inner_loop.sim.feedback import Feedback, read_feedback
-from inner_loop.sim.lexicon import features, stated_cap
+from inner_loop.sim.lexicon import (features, stated_cap, stated_negatives, stated_positives,
+                                    stated_question_type)
 from inner_loop.sim.rubric import build_rubric
 from inner_loop.sim.text import clip, content_terms, rng, seed_of
 
@@ -24,25 +25,37 @@ QUESTION_TYPES = {
     "quantitative inference": "What does the paper's analysis of {a} imply about {b}, and how does that bear on {c}?",
     "comparative analysis": "How does {a} differ from {b} in this work, and why does that difference matter for {c}?",
 }
+QTYPE_WORDS = {"counterfactual": "counterfactual reasoning", "quantitative": "quantitative inference",
+               "comparative": "comparative analysis", "mechanism": "mechanism explanation",
+               "mechanistic": "mechanism explanation", "causal": "mechanism explanation"}
 SKILLS = ["causal reasoning", "quantitative reasoning", "synthesis across sections",
           "counterfactual thinking", "critical evaluation", "mechanistic understanding"]
 
 
+TARGET = {"plain": 0.22, "self_test": 0.70, "easy_max": 0.30}
+ESCALATE = {"guided_step": 0.10, "guided_max": 0.30, "drift_step": 0.02, "drift_max": 0.06,
+            "deescalate_step": 0.10, "deescalate_max": 0.30}
+LEAK = {"strict": 0.04, "mention": 0.30, "none": 0.55}
+NUMBER_FACT_BOOST = 3.0  # a quantitative question prefers sentences with numbers
+SLIPS = {"trailing_comma": 0.10, "prose": 0.12, "fence": 0.08}
+
+
 def target_specificity(feats: frozenset[str], fb: Feedback) -> float:
-    target = 0.70 if "self_test" in feats else 0.22
+    target = TARGET["self_test"] if "self_test" in feats else TARGET["plain"]
     if "easy" in feats:
-        target = min(target, 0.30)  # simple main-idea questions: background facts, whatever else it says
+        target = min(target, TARGET["easy_max"])  # simple main-idea questions: background facts
     easy, strong = fb.counts["too_easy"], fb.counts["failed_on_strong"]
     if "escalate" in feats:
-        target += min(0.30, 0.10 * easy)
+        target += min(ESCALATE["guided_max"], ESCALATE["guided_step"] * easy)
     else:
-        target += min(0.06, 0.02 * easy)  # unguided, a model drifts only a little
+        target += min(ESCALATE["drift_max"], ESCALATE["drift_step"] * easy)  # unguided: a little drift
     if "deescalate" in feats:
-        target -= min(0.30, 0.10 * strong)
+        target -= min(ESCALATE["deescalate_max"], ESCALATE["deescalate_step"] * strong)
     return clip(target, 0.05, 0.95)
 
 
-def pick_answer_facts(facts: tuple[Fact, ...], target: float, avoid: set[str], r: random.Random) -> list[Fact]:
+def pick_answer_facts(facts: tuple[Fact, ...], target: float, avoid: set[str], r: random.Random,
+                      numbers: bool = False) -> list[Fact]:
     weights = []
     for f in facts:
         if len(f.text.split()) < 12:
@@ -51,6 +64,8 @@ def pick_answer_facts(facts: tuple[Fact, ...], target: float, avoid: set[str], r
         w = math.exp(-(((f.spec - target) / 0.1) ** 2))
         if avoid and len(avoid & set(f.terms)) >= 3:
             w *= 0.02  # asked for a new angle: stay away from what earlier questions used
+        if numbers and any(ch.isdigit() for ch in f.text):
+            w *= NUMBER_FACT_BOOST
         weights.append(w + 1e-9)
     anchor = r.choices(facts, weights=weights, k=1)[0]
     same = [f for f in facts if f.heading == anchor.heading]
@@ -69,7 +84,7 @@ def premises_for(facts: tuple[Fact, ...], answer: list[Fact]) -> list[Fact]:
 
 
 def leak_probability(feats: frozenset[str], fb: Feedback) -> float:
-    p = 0.04 if "no_leak_strict" in feats else 0.30 if "no_leak_mention" in feats else 0.55
+    p = LEAK["strict"] if "no_leak_strict" in feats else LEAK["mention"] if "no_leak_mention" in feats else LEAK["none"]
     return p / 2 if fb.mentions("leak") else p
 
 
@@ -101,13 +116,15 @@ def topic_terms(answer: list[Fact], r: random.Random) -> list[str]:
 
 def write_example(text: str, seed: int, json_mode: bool) -> str:
     """The challenger's whole reply for one request."""
-    feats = features(text)
+    feats = features(text, "challenger")
     paper = _paper_block(text)
     facts = facts_of(paper)
     if len(facts) < 6:
         return "I could not find the paper's text in the prompt, so I cannot write a grounded example."
     fb = read_feedback(text)
-    cap = stated_cap(text)
+    stated = {"cap": stated_cap(text, "challenger"), "negatives": stated_negatives(text, "challenger"),
+              "positives": stated_positives(text, "challenger")}
+    qtype_asked = QTYPE_WORDS.get(stated_question_type(text, "challenger") or "")
     # One named random stream per decision, seeded by the paper and the feedback — not by the
     # prompt's bytes or the instructions noticed. A rewording changes no example, and two prompts
     # that differ in one instruction draw the same numbers for every decision (common random
@@ -117,7 +134,8 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
     def stream(name: str) -> random.Random:
         return rng("challenger", name, base)
     avoid = set(content_terms(" ".join(fb.questions))) if "new_angle" in feats else set()
-    answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, stream("anchor"))
+    answer = pick_answer_facts(facts, target_specificity(feats, fb), avoid, stream("anchor"),
+                               numbers=qtype_asked == "quantitative inference")
     premises = premises_for(facts, answer)
     context_facts = list(premises)
     if stream("leak").random() < leak_probability(feats, fb):
@@ -125,13 +143,14 @@ def write_example(text: str, seed: int, json_mode: bool) -> str:
     topics = topic_terms(answer, stream("topics"))
     r = stream("form")
     qtype = r.choice(sorted(QUESTION_TYPES))
+    qtype = qtype_asked or qtype
     example = {
         "question_type": qtype,
         "reasoning_skills": r.sample(SKILLS, 2 + (r.random() < 0.5)),
         "context": " ".join(f.text for f in context_facts),
         "question": QUESTION_TYPES[qtype].format(a=topics[0], b=topics[1], c=topics[2]),
         "reference_answer": " ".join(f.text for f in answer),
-        "rubric": build_rubric(answer, premises, topics, feats, fb, cap, stream),
+        "rubric": build_rubric(answer, premises, topics, feats, fb, stated, stream),
     }
     return render_json(example, feats, json_mode, stream("json"))
 
@@ -141,11 +160,11 @@ def render_json(example: dict, feats: frozenset[str], json_mode: bool, r: random
     if json_mode or "strict_json" in feats:
         return body
     roll = r.random()
-    if roll < 0.10:  # a trailing comma: invalid JSON that no honest parser repairs
+    if roll < SLIPS["trailing_comma"]:  # invalid JSON that no honest parser repairs
         return body[: body.rstrip().rfind("}")].rstrip() + ",\n}"
-    if roll < 0.22:
+    if roll < SLIPS["trailing_comma"] + SLIPS["prose"]:
         return "Here is the example I wrote for this paper:\n\n" + body + "\n\nI hope it meets the requirements."
-    if roll < 0.30:
+    if roll < sum(SLIPS.values()):
         return "```json\n" + body + "\n```"
     return body
 

@@ -1,115 +1,207 @@
-"""The documented lexicon: which instructions a simulated model notices in its prompt.
+"""How a simulated model reads its instructions: clause by clause, for meaning.
 
-Each feature is a small set of phrasings (regexes, case-insensitive), not one magic word. A
-feature counts only in *instruction* text: the paper block (`<paper>...</paper>`) and quoted
-examples are removed first, so a paper that happens to contain a phrase changes nothing.
-The full table, with each feature's effect, is in inner_loop/sim/README.md.
+A feature (an instruction the world reacts to, phrasings in phrasings.py) is *on* only when some
+clause addressed to the reader affirms it. Before any clause is read, the text a model would not
+take as instructions is removed: the paper (`<paper>...</paper>`), the refinement's failure lists
+(the `- ` lines under TOO EASY / FAILED ON STRONG / FAILED QUALITY CHECK), quotations ("...",
+“...”, `...`, fenced blocks), HTML comments, and labelled metadata (a line that opens with
+"Keywords:", "Index terms", "Examples of bad prompts:", ..., or says "(not instructions)", and
+the list lines that follow such a label). Then each line is cut into clauses (at . ! ? ; and at
+", and" / ", but" / "; instead"), and in each clause a match counts unless
+- a negation precedes it in the clause ("do not", "never", "no need to", "need not", "without",
+  "avoid", "not", ...; NEGATION below), or a clause-final "... is not needed" / "is optional"
+  follows it (POST_NEGATION);
+- the clause is hedged ("optionally", "if you like", "you may", "feel free", ...; HEDGES);
+- the clause is addressed to another role ("The verifier checks each context sentence" does not
+  instruct the challenger), when the reader's role is known.
+Numbers (a weight cap, a range of negative items, a rubric size, a round limit) are read the
+same way: only from affirmed clauses. The README lists every phrasing with examples.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-FEATURES: dict[str, tuple[str, ...]] = {
-    # challenger: pick facts only this paper states
-    "self_test": (
-        r"without (?:having )?(?:read(?:ing)? )?(?:this|the) (?:specific )?paper",
-        r"paper[- ]specific (?:self[- ]?test|detail|fact|question)",
-        r"self[- ]?test",
-        r"could (?:a|an) (?:strong|expert|capable) (?:model|reader|solver) answer",
-    ),
-    # challenger: the context must not carry the answer (strong form, with a check)
-    "no_leak_strict": (
-        r"(?:check|verify|compare) (?:each|every) (?:context )?sentence",
-        r"none of (?:the|its) (?:answer'?s? )?key facts? (?:may|must|can) appear in the context",
-        r"context must (?:never|not) (?:contain|state|include|mention) (?:any|the) (?:key )?facts?",
-    ),
-    # challenger: a weaker mention of leakage
-    "no_leak_mention": (
-        r"(?:do not|don't|must not|never) (?:give away|leak|reveal|state) the answer",
-        r"without (?:leaking|revealing|giving away) the answer",
-        r"answer leak",
-    ),
-    "positive_only": (
-        r"(?:only|exclusively) positive (?:integer )?weights",
-        r"no negative (?:items|weights|criteria)",
-        r"(?:do not|don't|never) (?:use|include|write) negative",
-    ),
-    "cap_7": (
-        r"(?:at most|maximum(?: of)?|capped at|no (?:more|higher) than|not exceed(?:ing)?) \+?7\b",
-        r"\b1\s*(?:-|–|\.\.|to)\s*7\b",
-    ),
-    "integer_literal": (
-        r"(?:plain|bare|json) integers?",
-        r"integer literals?",
-        r"no (?:plus|\+) signs?",
-        r"(?:not|never) (?:as )?(?:a )?strings?",
-    ),
-    "strict_json": (
-        r"(?:only|just) (?:the |a |one )?(?:valid |raw )?json",
-        r"no (?:prose|text|commentary|markdown) (?:before|after|around|outside)",
-        r"no trailing commas?",
-        r"strict(?:ly)? (?:valid )?json",
-    ),
-    "negatives_required": (
-        r"\b[2-5]\s*(?:-|–|to)\s*[3-6] negative",
-        r"negative (?:items|criteria) (?:are )?required",
-    ),
-    # challenger: asked for easy, general questions (a harmful edit)
-    "easy": (
-        r"(?:simple|simpler|easy|easier|accessible|basic|introductory) (?:question|example|one)",
-        r"(?:main|central|overall) idea of the paper",
-        r"answerable (?:by anyone|without the paper)",
-    ),
-    # refinement: move to harder, more specific content after TOO EASY failures
-    "escalate": (
-        r"(?:harder|more specific|more obscure|deeper|less obvious) (?:question|detail|fact|angle|aspect)s?",
-        r"details? (?:that )?only (?:this|the) paper",
-        r"(?:numbers?|ablations?|design choices?) (?:only|specific to|stated in) (?:this|the) paper",
-    ),
-    # refinement: move back toward central content after FAILED ON STRONG failures
-    "deescalate": (
-        r"(?:more central|less obscure|better[- ]supported|more answerable)",
-        r"strong solver (?:also )?failed[^.]*(?:central|main|core)",
-    ),
-    "new_angle": (
-        r"(?:entirely |completely )?(?:new|different) (?:angle|aspect|part|section|topic)",
-        r"do not repeat",
-    ),
-    # verifier
-    "leak_check": (r"leak", r"give[s]? away", r"reveal"),
-    # orchestrator
-    "verify_first": (
-        r"call_verifier",
-        r"verif(?:y|ier) (?:it |the example )?before (?:evaluat|solv)",
-    ),
-}
-_COMPILED = {k: tuple(re.compile(p, re.IGNORECASE) for p in v) for k, v in FEATURES.items()}
+from inner_loop.sim.phrasings import FEATURES, expand
+
+NEGATION = re.compile(
+    r"\b(?:do not|don't|does not|doesn't|did not|must not|mustn't|should not|shouldn't|never|no need to|"
+    r"need not|needn't|there is no need|without|avoid(?:ing)?|not|no longer|refrain from|instead of|"
+    r"rather than|skip(?:ping)?|stop(?:ping)?|forget|ignore|neither|nor|cannot|can't|won't|will not|"
+    r"it is unnecessary to|unnecessary|do away with|drop(?:ping)? the)\b")
+POST_NEGATION = re.compile(
+    r"\b(?:is|are|isn't|aren't)? ?(?:not (?:needed|required|necessary|wanted|important)|unnecessary|optional|"
+    r"a bad idea|discouraged|forbidden|not allowed|not something you need)\b")
+HEDGES = re.compile(
+    r"\b(?:optionally|optional|if you like|if you wish|if you want|if you prefer|you may|you might|"
+    r"feel free|at your discretion|if convenient|if you have time|perhaps|maybe|up to you)\b")
+LABEL = re.compile(
+    r"^\W*(?:key ?words?|index terms?|tags?|metadata|topics?|glossary|terms|search terms|"
+    r"examples? of (?:bad|poor|wrong|weak) (?:prompts?|instructions?|questions?|examples?)|bad examples?|"
+    r"anti[- ]?patterns?|what not to do|changelog|revision history|notes? to self|comments?)\b[^:\n]{0,80}:",
+    re.IGNORECASE)
+NOT_INSTRUCTIONS = re.compile(r"\((?:[^)]*\b)?not (?:an? )?instructions?\b[^)]*\)|\bnot instructions\b", re.IGNORECASE)
+OTHER_ROLE = re.compile(
+    r"^(?:the |a |our )?(verifier|judge|weak solver|strong solver|solvers?|orchestrator|analy[sz]er|implementer|"
+    r"challenger|reviewer)'?s?\b")
+ROLE_NAMES = {"solver": "solver", "solvers": "solver", "analyser": "analyzer"}
+
 PAPER_BLOCK = re.compile(r"<paper>.*?</paper>", re.DOTALL | re.IGNORECASE)
-JSON_BLOCK = re.compile(r"```(?:json)?\s*\{.*?\}\s*```", re.DOTALL)
+FENCED = re.compile(r"```.*?```", re.DOTALL)
+JSON_BLOCK = FENCED  # kept for callers that strip quoted JSON examples
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+QUOTED = re.compile(r"\"[^\"\n]{0,400}\"|“[^”\n]{0,400}”|`[^`\n]{0,400}`")
+FAILURE_HEADING = re.compile(r"^\W*(?:TOO EASY|FAILED ON STRONG|FAILED QUALITY CHECK)\b", re.IGNORECASE)
+CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|;\s*|,\s+(?=(?:and|but|then|instead|while)\b)|\s+but\s+|\.$")
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20}
+NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b")
+_COMPILED = {k: tuple(re.compile(expand(p)) for p in v) for k, v in FEATURES.items()}
+
+
+def _drop_labelled(lines: list[str]) -> list[str]:
+    """Metadata lines (a label, or '(not instructions)') and the list lines that follow a bare label."""
+    out, in_list = [], False
+    for line in lines:
+        stripped = line.strip()
+        if LABEL.match(stripped) or NOT_INSTRUCTIONS.search(stripped):
+            in_list = True
+            continue
+        if in_list and stripped.startswith(("-", "*", "•")) or in_list and re.match(r"\d+[.)]\s", stripped):
+            continue
+        in_list = False
+        out.append(line)
+    return out
+
+
+def _drop_failures(lines: list[str]) -> list[str]:
+    """The failure lists of a refinement message: data about earlier rounds, not instructions."""
+    out, in_group = [], False
+    for line in lines:
+        stripped = line.strip()
+        if FAILURE_HEADING.match(stripped):
+            in_group = True
+            continue
+        if in_group and (stripped.startswith(("-", "*")) or not stripped):
+            continue
+        in_group = False
+        out.append(line)
+    return out
 
 
 def instruction_text(text: str) -> str:
-    """The text a model would read as instructions: paper and quoted JSON removed."""
-    return JSON_BLOCK.sub(" ", PAPER_BLOCK.sub(" ", text))
+    """The text a model would read as instructions (see the module docstring for what goes)."""
+    text = COMMENT.sub(" ", FENCED.sub(" ", PAPER_BLOCK.sub(" ", text)))
+    lines = _drop_failures(_drop_labelled(text.splitlines()))
+    return "\n".join(QUOTED.sub(" ", line) for line in lines)
 
 
-def has(feature: str, text: str) -> bool:
-    return any(p.search(text) for p in _COMPILED[feature])
+def normalise(clause: str) -> str:
+    s = clause.replace("’", "'").replace("‘", "'").lower()
+    s = NUMBER_WORD_RE.sub(lambda m: str(NUMBER_WORDS[m.group(1)]), s)
+    return re.sub(r"\s+", " ", s).strip()
 
 
-def features(text: str) -> frozenset[str]:
-    instr = instruction_text(text)
-    return frozenset(name for name in FEATURES if has(name, instr))
+@lru_cache(maxsize=256)
+def clauses(text: str, role: str | None = None) -> tuple[str, ...]:
+    """The normalised clauses of `text` that are instructions to `role` (None: to whoever reads)."""
+    out = []
+    for line in instruction_text(text).splitlines():
+        for raw in CLAUSE_SPLIT.split(line):
+            c = normalise(raw.strip(" -*•\t"))
+            if not c:
+                continue
+            m = OTHER_ROLE.match(c)
+            addressee = ROLE_NAMES.get(m.group(1), m.group(1)) if m else None
+            if role is not None and addressee not in (None, role, role.split("_")[-1]):
+                continue
+            out.append(c)
+    return tuple(out)
 
 
-def stated_cap(text: str) -> int | None:
-    """The highest positive weight an instruction allows, when it states one (e.g. '+1..+10')."""
-    instr = instruction_text(text)
-    m = re.search(r"\+?1\s*(?:-|–|\.\.|to)\s*\+?(\d{1,2})\b", instr)
-    return int(m.group(1)) if m else None
+def affirmed(match: re.Match, clause: str) -> bool:
+    """A match counts when nothing before it in the clause negates it, nothing after it says it is
+    not needed, and the clause is not hedged."""
+    before, after = clause[: match.start()], clause[match.end():]
+    return not (NEGATION.search(before) or POST_NEGATION.search(after[:60]) or HEDGES.search(clause))
 
 
-def stated_rounds(text: str) -> int | None:
-    m = re.search(r"(?:at most|up to|no more than)\s+(\d{1,2})\s+rounds", text, re.IGNORECASE)
-    return int(m.group(1)) if m else None
+def affirmed_matches(pattern: re.Pattern, text: str, role: str | None = None) -> list[tuple[re.Match, str]]:
+    found = []
+    for clause in clauses(text, role):
+        for m in pattern.finditer(clause):
+            if affirmed(m, clause):
+                found.append((m, clause))
+    return found
+
+
+def has(feature: str, text: str, role: str | None = None) -> bool:
+    return any(affirmed_matches(p, text, role) for p in _COMPILED[feature])
+
+
+@lru_cache(maxsize=256)
+def features(text: str, role: str | None = None) -> frozenset[str]:
+    return frozenset(name for name in FEATURES if has(name, text, role))
+
+
+# --- numbers an instruction states (read from affirmed clauses only) ---------------------------
+WEIGHTY = re.compile(r"\bweight|\bpoints?\b|\bscale\b|\bscores?\b")
+CAP_PATTERNS = tuple(re.compile(p) for p in (
+    r"(?<![\d.\-])\+?1\s?(?:-|–|\.\.|to)\s?\+?(\d{1,2})\b(?!\s?(?:negative|rounds?|items|positive|criteria|%))",
+    r"\bbetween \+?1 and \+?(\d{1,2})\b",
+    r"\b(?:at most|maximum(?: of| is)?|max(?:imum)? weight(?: of| is)?|capped at|cap(?: of| at| them at)?|"
+    r"no (?:more|higher|larger|greater|bigger) than|not (?:exceed(?:ing)?|above|over|more than)|up to|"
+    r"never (?:above|over|more than|exceeding)|limit(?:ed)? (?:of|to)|ceiling of|≤|<=) \+?(\d{1,2})\b"
+    r"(?!\s?(?:rounds?|items|negative|positive|criteria|%))",
+    r"\b(\d{1,2}) (?:or (?:less|lower|fewer)|at most|is the (?:maximum|cap|ceiling|highest))\b",
+))
+NEG_RANGE = re.compile(r"\b(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2}) negative")
+NEG_COUNT = re.compile(r"\b(?:exactly |only |use |include |add |write |at least )?(\d{1,2}) negative (?:items|criteria|weights)")
+POS_RANGE = re.compile(r"\b(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2}) positive")
+POS_COUNT = re.compile(r"\b(?:exactly |only |use |about |at most )?(\d{1,2}) positive (?:items|criteria)")
+PER_FACT = re.compile(r"\bone (?:rubric )?(?:item|criterion) (?:per|for each|for every) (?:key )?(?:fact|point|claim)")
+ROUNDS = re.compile(r"\b(?:at most|up to|no more than|a maximum of|a limit of|only|within|stop after) (\d{1,2}) rounds")
+QTYPE = re.compile(r"\b(counterfactual|quantitative|comparative|mechanism|mechanistic|causal)\b.{0,30}?\bquestions?")
+
+
+def _numbers(pattern: re.Pattern, text: str, role: str | None, need: re.Pattern | None = None) -> list[tuple[int, ...]]:
+    out = []
+    for m, clause in affirmed_matches(pattern, text, role):
+        if need is None or need.search(clause):
+            out.append(tuple(int(g) for g in m.groups() if g is not None))
+    return out
+
+
+def stated_cap(text: str, role: str | None = None) -> int | None:
+    """The highest positive weight the instructions allow (the strictest one stated), e.g. '+1..+10'."""
+    caps = [g[0] for p in CAP_PATTERNS for g in _numbers(p, text, role, WEIGHTY) if 1 <= g[0] <= 10]
+    return min(caps) if caps else None
+
+
+def stated_negatives(text: str, role: str | None = None) -> tuple[int, int] | None:
+    """How many negative items the instructions ask for: (lo, hi), (0, 0) when positive-only."""
+    if has("positive_only", text, role):
+        return (0, 0)
+    ranges = [(min(a, b), max(a, b)) for a, b in _numbers(NEG_RANGE, text, role)]
+    ranges += [(n, n) for (n,) in _numbers(NEG_COUNT, text, role)]
+    return (min(lo for lo, _ in ranges), min(hi for _, hi in ranges)) if ranges else None
+
+
+def stated_positives(text: str, role: str | None = None) -> tuple[int, int] | None:
+    """How many positive items the instructions ask for, or None ('one item per fact' is None)."""
+    if any(affirmed_matches(PER_FACT, text, role)):
+        return None
+    ranges = [(min(a, b), max(a, b)) for a, b in _numbers(POS_RANGE, text, role)]
+    ranges += [(n, n) for (n,) in _numbers(POS_COUNT, text, role)]
+    return ranges[-1] if ranges else None
+
+
+def stated_rounds(text: str, role: str | None = None) -> int | None:
+    found = [g[0] for g in _numbers(ROUNDS, text, role)]
+    return min(found) if found else None
+
+
+def stated_question_type(text: str, role: str | None = None) -> str | None:
+    found = [m.group(1) for m, _ in affirmed_matches(QTYPE, text, role)]
+    return found[-1] if found else None

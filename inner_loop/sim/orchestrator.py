@@ -41,8 +41,8 @@ def decide(request: LLMRequest) -> tuple[str | None, str]:
     """(tool to call or None to stop, the assistant's text)."""
     system = "\n".join(m.content or "" for m in request.messages if m.role == "system")
     tools = {t.name for t in request.tools or []}
-    verify_first = "verify_first" in features(system) and "call_verifier" in tools
-    limit = stated_rounds(system)
+    verify_first = "verify_first" in features(system, "orchestrator") and "call_verifier" in tools
+    limit = stated_rounds(system, "orchestrator")
     calls = {c.id: c.name for m in request.messages if m.role == "assistant" for c in m.tool_calls or []}
     results = [(calls.get(m.tool_call_id or ""), _tool_result(m)) for m in request.messages if m.role == "tool"]
     rounds = sum(1 for name, _ in results if name == "call_challenger")

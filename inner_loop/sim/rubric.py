@@ -11,54 +11,85 @@ from inner_loop.sim.text import content_terms
 
 WRONG_CLAIMS = ("has no measurable effect on the results", "is only used at test time",
                 "replaces the baseline entirely")
+DEFAULT_CAP = 10     # a prompt that states no cap gets weights up to 10
+FLAT_CAP = 7         # at or under this cap the weights are flat
+STRING_WEIGHT = 0.12  # without an integer rule, one weight written as a string ("+8")
 
 
-def fact_criteria(fact: Fact, topics: list[str]) -> list[str]:
-    """Checkable criteria for one answer fact: the halves of the paper's own sentence, or the
-    whole sentence when a half would carry fewer than three content terms of its own."""
+def fact_criteria(fact: Fact, topics: list[str], parts: int = 2) -> list[str]:
+    """Checkable criteria for one answer fact: the paper's own sentence cut into `parts` pieces,
+    fewer when a piece would carry fewer than three content terms of its own."""
     words = fact.text.rstrip(".").split()
-    half = len(words) // 2
-    parts = [words[:half], words[half:]]
     topic_words = {w for t in topics for w in t.split()}
-    if any(len(set(content_terms(" ".join(p))) - topic_words) < 3 for p in parts):
-        parts = [words]
-    return [f"States that {' '.join(part[:24])}" for part in parts]
+    for n in range(parts, 1, -1):
+        size = -(-len(words) // n)
+        pieces = [words[i:i + size] for i in range(0, len(words), size)]
+        if all(len(set(content_terms(" ".join(p))) - topic_words) >= 3 for p in pieces):
+            return [f"States that {' '.join(p[:24])}" for p in pieces]
+    return [f"States that {' '.join(words[:24])}"]
 
 
 def weights_for(n_core: int, n_other: int, cap: int, r: random.Random) -> list[int]:
-    if cap <= 7:  # flat: every fact matters about as much
-        return [r.randint(cap - 1, cap) for _ in range(n_core)] + [r.randint(3, cap - 1) for _ in range(n_other)]
-    return [r.randint(cap - 1, cap) for _ in range(n_core)] + [r.randint(2, 5) for _ in range(n_other)]
+    """The two core items weigh cap-1..cap; the others 2-5 under a loose cap (> 7: the core items
+    dominate the score), up to cap-1 under a tight one (flat: every fact matters about as much)."""
+    core = [r.randint(max(1, cap - 1), cap) for _ in range(n_core)]
+    if cap > FLAT_CAP:
+        return core + [r.randint(2, 5) for _ in range(n_other)]
+    lo = max(1, min(3, cap - 1))
+    return core + [r.randint(lo, max(lo, cap - 1)) for _ in range(n_other)]
 
 
-def negative_count(feats: frozenset[str], fb: Feedback, r: random.Random) -> int:
-    """Negative items: none when told positive-only (by the prompt or a quality failure), 3-5 when
-    the prompt or a quality failure demands them, else 1-2 out of habit."""
-    if "positive_only" in feats or fb.mentions("positive-only"):
+def negative_count(stated: tuple[int, int] | None, fb: Feedback, r: random.Random) -> int:
+    """Negative items: none when told positive-only (by the prompt or a quality failure), the
+    stated number when the prompt or a quality failure asks for some, else 1-2 out of habit."""
+    if stated == (0, 0) or fb.mentions("positive-only"):
         return 0
-    if "negatives_required" in feats or fb.mentions("needs 3-5 negative"):
+    if fb.mentions("needs 3-5 negative"):
         return r.randint(3, 5)
+    if stated is not None:
+        return r.randint(*stated)
     return r.randint(1, 2)
 
 
-def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], feats: frozenset[str],
-                 fb: Feedback, cap: int | None, stream: Callable[[str], random.Random]) -> list[dict]:
-    """`stream(name)` gives the named random stream of each decision (see challenger.py)."""
-    r = stream("weights")
-    cap = 7 if ("cap_7" in feats or (cap is not None and cap <= 7)) else (cap or 10)
+def fit_count(answer: list[Fact], premises: list[Fact], topics: list[str], wanted: tuple[int, int] | None,
+              r: random.Random) -> list[str]:
+    """The positive criteria, meeting a stated number of items: each answer fact in halves (no
+    number stated); for more, finer pieces (thirds), then items on the setting's own sentences
+    (filler every solver reads in the context); for fewer, the pieces of one fact merged."""
     criteria = [c for f in answer for c in fact_criteria(f, topics)]
-    ws = weights_for(2, len(criteria) - 2, cap, r)
+    if wanted is None:
+        return criteria
+    target = r.randint(*wanted)
+    if len(criteria) < target:
+        criteria = [c for f in answer for c in fact_criteria(f, topics, parts=3)]
+    padding = [c for p in premises for c in fact_criteria(p, topics)]
+    while len(criteria) < target and padding:
+        criteria.append(padding.pop(0))
+    while len(criteria) > max(1, target):
+        last = criteria.pop()
+        criteria[-1] += " " + last.removeprefix("States that ")
+    return criteria
+
+
+def build_rubric(answer: list[Fact], premises: list[Fact], topics: list[str], feats: frozenset[str],
+                 fb: Feedback, stated: dict, stream: Callable[[str], random.Random]) -> list[dict]:
+    """`stated`: the numbers the prompt gives (cap, negatives, positives); `stream(name)` gives the
+    named random stream of each decision (see challenger.py)."""
+    r = stream("weights")
+    cap = stated.get("cap") or DEFAULT_CAP
+    criteria = fit_count(answer, premises, topics, stated.get("positives"), stream("count"))
+    ws = weights_for(min(2, len(criteria)), max(0, len(criteria) - 2), cap, r)
     items = [{"criterion": c, "weight": w, "category": "key fact"} for c, w in zip(criteria, ws)]
     ctx_terms = [t for p in premises for t in p.rare][:4]
     if len(ctx_terms) >= 2:
         items.append({"criterion": f"Uses the setting's {ctx_terms[0]} and {ctx_terms[1]}",
-                      "weight": r.randint(1, 3), "category": "grounding"})
+                      "weight": r.randint(1, min(3, cap)), "category": "grounding"})
     rn = stream("negatives")
     claims = sorted({f"{t} {w}" for t in topics for w in WRONG_CLAIMS})
-    for claim in rn.sample(claims, min(len(claims), negative_count(feats, fb, rn))):
+    for claim in rn.sample(claims, min(len(claims), negative_count(stated.get("negatives"), fb, rn))):
         items.append({"criterion": f"Claims that {claim}", "weight": -rn.randint(3, 8), "category": "mistake"})
     rs = stream("weight format")
-    if "integer_literal" not in feats and rs.random() < 0.12:
+    if "integer_literal" not in feats and rs.random() < STRING_WEIGHT:
         i = rs.randrange(len(items))  # "+8": the weight written as a signed string
         items[i]["weight"] = f"{items[i]['weight']:+d}"
     return items
