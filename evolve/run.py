@@ -20,15 +20,17 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inner_loop.acceptance import thresholds_for
-from inner_loop.config import BudgetConfig, Config
+from inner_loop.config import BudgetConfig, Config, first_error
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import default_corpus_path, default_split_path, select_papers
+from inner_loop.redact import redact_text
 from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repair import open_harness
 from evolve.repo import HarnessRepo
+from evolve.runcheck import check_unchanged
 from evolve.store import CallBuffer, Store
 
 CONFIG_FILE = "config.json"
@@ -60,6 +62,13 @@ class RunConfig(Strict):
     thresholds: dict[str, float | bool | None]
     config: Config
     settings: RunSettings
+
+    def public_dump(self) -> dict:
+        """What config.json and DuckDB hold: secrets in URLs redacted."""
+        return {**self.model_dump(mode="json"), "config": self.config.public_dump()}
+
+    def public_json(self) -> str:
+        return json.dumps(self.public_dump(), sort_keys=True)
 
 
 class RunHeld(UserError):
@@ -104,7 +113,7 @@ def prepare_run_dir(run_dir: Path, run_config: RunConfig) -> None:
         (run_dir / "logs").mkdir()  # the atomic claim: of two runs racing here, one gets it
     except FileExistsError:
         raise busy from None
-    write_json(run_dir / CONFIG_FILE, run_config.model_dump(mode="json"))
+    write_json(run_dir / CONFIG_FILE, run_config.public_dump())
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
@@ -112,9 +121,15 @@ def read_run_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise UserError(f"{run_dir} is not a run folder: {CONFIG_FILE} not found")
     try:
-        return RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
+        rc = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        raise UserError(f"{path}: invalid run config: {exc.errors()[0]['msg']}") from None
+        raise UserError(f"{path}: invalid run config: {first_error(exc, 'config')}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: unreadable run config: {exc}") from None
+    for role in rc.config.redacted_roles():
+        raise UserError(f"{path}: config.roles.{role}.base_url: its login details were redacted "
+                        f"when the run was written; put them back in that key to resume")
+    return rc
 
 
 def write_json(path: Path, data: object) -> None:
@@ -362,8 +377,12 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
     with RunLock(run_dir):
         store = Store.open(run_dir, create=True)
         try:
+            recorded = store.query("SELECT run_id, config_json FROM runs LIMIT 1")
+            if recorded:  # a resume: config.json must still define the same run
+                check_unchanged(str(run_dir / CONFIG_FILE), recorded[0]["run_id"],
+                                json.loads(recorded[0]["config_json"]), rc.public_dump())
             repo, repair = open_harness(run_dir, store, rc.settings.seed_harness, rc.run_id)
-            store.record_run(rc.run_id, rc.model_dump_json(), repo.tree_sha(repo.seed_sha),
+            store.record_run(rc.run_id, rc.public_json(), repo.tree_sha(repo.seed_sha),
                              rc.simulated)
             report = repo.reconcile(store)
             # exports are copies of scratch trees, made again when needed; one left by a kill
@@ -379,7 +398,7 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
                 store.record_run_event("stopped", "interrupted")
                 raise
             except BaseException as exc:
-                store.record_run_event("failed", f"{type(exc).__name__}: {exc}"[:500])
+                store.record_run_event("failed", redact_text(f"{type(exc).__name__}: {exc}")[:500])
                 raise
             finally:
                 ctx.close()

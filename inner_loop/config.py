@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inner_loop.errors import UserError
+from inner_loop.redact import MARK, redact_url, remember_secrets, url_secrets
 from inner_loop.roles import ROLES, Role
 
 
@@ -24,7 +25,7 @@ class ConfigError(UserError, ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RoleConfig(Strict):
@@ -32,20 +33,21 @@ class RoleConfig(Strict):
     base_url: str | None = None  # required for backend="openai"
     model: str = ""  # default for sim: "sim-<role>"
     api_key_env: str | None = None  # name of the env var holding the key; never the key
-    temperature: float = 1.0
-    max_tokens: int = 4096
-    timeout_s: float = 120.0
-    max_concurrency: int = 16  # per endpoint (backend + base_url); the lowest cap of its roles wins
-    price_input_per_mtok: float = 0.0
-    price_output_per_mtok: float = 0.0
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    max_tokens: int = Field(default=4096, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    # per endpoint (backend + base_url); the lowest cap of its roles wins
+    max_concurrency: int = Field(default=16, ge=1)
+    price_input_per_mtok: float = Field(default=0.0, ge=0)
+    price_output_per_mtok: float = Field(default=0.0, ge=0)
     json_mode: Literal["schema", "object", "none"] = "schema"
 
     @model_validator(mode="after")
     def _check(self) -> "RoleConfig":
         if self.backend == "openai" and not self.base_url:
             raise ValueError("backend 'openai' needs base_url")
-        if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be >= 1")
+        if self.base_url:  # its login details are removed from every text we write or show
+            remember_secrets(url_secrets(self.base_url))
         return self
 
     def endpoint_key(self) -> str:
@@ -69,15 +71,15 @@ def _default_roles() -> dict[str, RoleConfig]:
 
 
 class BudgetConfig(Strict):
-    max_usd: float | None = None
-    max_calls: int | None = None
-    max_wall_s: float | None = None
+    max_usd: float | None = Field(default=None, ge=0)
+    max_calls: int | None = Field(default=None, ge=0)
+    max_wall_s: float | None = Field(default=None, ge=0)
 
 
 class RetryConfig(Strict):
-    max_attempts: int = 6
-    base_delay_s: float = 0.5
-    max_delay_s: float = 30.0
+    max_attempts: int = Field(default=6, ge=1)
+    base_delay_s: float = Field(default=0.5, ge=0)
+    max_delay_s: float = Field(default=30.0, ge=0)
 
 
 class CacheConfig(Strict):
@@ -88,30 +90,30 @@ class CacheConfig(Strict):
 class InnerLoopConfig(Strict):
     preset: Literal["deployed", "paper_prose", "custom"] = "deployed"
     custom_thresholds: dict[str, float] | None = None
-    max_rounds: int = 6
-    samples_per_solver: int = 3
-    episode_timeout_s: float = 300.0
-    memory_mb: int = 1024
+    max_rounds: int = Field(default=6, ge=1)
+    samples_per_solver: int = Field(default=3, ge=1)
+    episode_timeout_s: float = Field(default=300.0, gt=0)
+    memory_mb: int = Field(default=1024, ge=64)
     # What one sandboxed episode may use (inner_loop/sandbox/README.md); exceeding one ends the
     # episode as the harness's failure (`harness_error`, "sandbox limit: ...").
     workdir_quota_mb: int = Field(default=256, ge=1)  # bytes on disk in its working dir
     workdir_max_files: int = Field(default=2000, ge=1)  # files, dirs and links in it
     max_harness_calls: int = Field(default=400, ge=1)  # llm + evaluate requests per episode
     max_record_mb: int = Field(default=32, ge=1)  # RPC bytes kept for the episode record
-    concurrency: int = 8  # episodes in flight
+    concurrency: int = Field(default=8, ge=1)  # episodes in flight
     # Draw solver samples one by one and stop once the check's failure is settled (exact: the
     # report is the same prefix either way); false draws them together at the paper's cost.
     stop_sampling_early: bool = True
 
 
 class EvolveConfig(Strict):
-    iterations: int = 12
-    concurrency: int = 2
-    minibatch: int = 6
-    repeats: int = 1
-    selection_temperature: float = 0.1
+    iterations: int = Field(default=12, ge=0)
+    concurrency: int = Field(default=2, ge=1)
+    minibatch: int = Field(default=6, ge=1)
+    repeats: int = Field(default=1, ge=1)
+    selection_temperature: float = Field(default=0.1, gt=0)
     acceptance: Literal["strict", "confident"] = "strict"
-    confidence: float = 0.9
+    confidence: float = Field(default=0.9, gt=0, lt=1)
     racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
     share_calls: bool = True  # child and parent scoring send an identical request once
     # End of run: the top `final_top` accepted candidates by tally and the seed, re-evaluated
@@ -123,7 +125,7 @@ class EvolveConfig(Strict):
 class SimConfig(Strict):
     """Settings of the simulated world that are part of the *request*, never hidden state."""
 
-    latency_ms: float = 0.0
+    latency_ms: float = Field(default=0.0, ge=0)
 
 
 class Config(Strict):
@@ -153,6 +155,17 @@ class Config(Strict):
                     defaults[role] = over
             data = {**data, "roles": defaults}
         return data
+
+    def public_dump(self) -> dict[str, Any]:
+        """The config as JSON data with secrets in URLs redacted: what files and outputs hold."""
+        data = self.model_dump(mode="json")
+        for role in data["roles"].values():
+            role["base_url"] = redact_url(role["base_url"])
+        return data
+
+    def redacted_roles(self) -> list[str]:
+        """Roles whose base_url lost its login details when written (a resumed run needs them)."""
+        return [name for name, rc in self.roles.items() if rc.base_url and MARK in rc.base_url]
 
     def role(self, role: str) -> RoleConfig:
         return self.roles[role]  # type: ignore[index]
@@ -200,7 +213,42 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        src = str(path) if path else "config"
-        raise ConfigError(f"{src}: {where}: {first['msg']} ({exc.error_count()} error(s))") from None
+        raise ConfigError(f"{str(path) if path else 'config'}: {first_error(exc)}") from None
+
+
+_BOUND = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
+          "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
+
+
+def allowed_range(loc: tuple) -> str | None:
+    """The allowed range of the Config field at `loc`, from its constraints (">= 1", "> 0 and < 1")."""
+    if len(loc) == 3 and loc[0] == "roles":  # roles.<role>.<field>
+        field = RoleConfig.model_fields.get(str(loc[2]))
+    else:
+        model: Any = Config
+        field = None
+        for part in loc:
+            field = getattr(model, "model_fields", {}).get(str(part))
+            if field is None:
+                return None
+            model = field.annotation
+    if field is None:
+        return None
+    bounds = [f"{sym} {getattr(m, key)}" for m in field.metadata for key, sym in _BOUND.values()
+              if getattr(m, key, None) is not None]
+    return " and ".join(bounds) or None
+
+
+def first_error(exc: ValidationError, within: str | None = None) -> str:
+    """`key: must be <range>, got <value>` (or pydantic's message) of the first error, one line.
+    `within`: the name under which a Config is nested (RunConfig's `config`)."""
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(x) for x in loc) or "(top level)"
+    if first["type"] in _BOUND or first["type"] == "finite_number":
+        nested = within is not None and loc[:1] == (within,)
+        bound = allowed_range(loc[1:] if nested else loc) if within is None or nested else None
+        got = " ".join(repr(first.get("input"))[:60].split())
+        return f"{where}: must be {bound or 'a finite number'}, got {got}"
+    more = f" ({exc.error_count()} errors)" if exc.error_count() > 1 else ""
+    return f"{where}: {' '.join(str(first['msg']).split())}{more}"
