@@ -75,6 +75,8 @@ def extract_json_object(text: str | None) -> dict[str, Any]:
         value = json.loads(body[start:end])
     except json.JSONDecodeError as exc:
         raise ParseFailure(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # model-written text may nest deeper than the decoder recurses
+        raise ParseFailure("invalid JSON: nested too deep to decode") from None
     return value
 
 

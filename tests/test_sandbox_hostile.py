@@ -147,6 +147,14 @@ def test_a_resource_attack_is_the_harnesss_failure(tmp_path: Path, probe: str, s
     assert probe not in _outcomes(record)  # stopped before the probe finished
 
 
+def test_deep_json_inside_strings_is_the_harnesss_problem(tmp_path: Path) -> None:
+    """A tool result the simulated orchestrator parses and an example the protected parser reads,
+    each 100,000 levels deep: an invalid example and an ignored tool result, never runtime_error."""
+    record = _episode(tmp_path, "sim_deep")
+    assert record.status == "exhausted"
+    assert "evaluate=invalid example: invalid JSON: nested too deep" in _outcomes(record)["sim_deep"]
+
+
 def test_a_long_op_name_is_malformed() -> None:
     from inner_loop.sandbox.bounds import KNOWN_OPS, Meter
 

@@ -20,7 +20,7 @@ NEXT_AFTER_SUCCESS = {"call_challenger": "call_verifier", "call_verifier": "eval
 def _tool_result(msg: Message) -> dict:
     try:
         data = json.loads(msg.content or "{}")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # a harness's tool result is any text
         return {}
     return data if isinstance(data, dict) else {}
 
