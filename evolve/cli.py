@@ -13,6 +13,7 @@ import sys
 
 from inner_loop.errors import UserError
 from inner_loop.llm.types import FatalLLMError
+from inner_loop.redact import redact_text
 
 # Subcommand modules under evolve.commands, in the order `autodata --help` lists them.
 COMMANDS = [
@@ -58,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except UserError as exc:
-        print(f"autodata: error: {exc}", file=sys.stderr)
+        print(redact_text(f"autodata: error: {exc}"), file=sys.stderr)
         return 1
     except FatalLLMError as exc:  # an endpoint gave up or refused: the run stays resumable
         text = " ".join(str(exc).split())
         fix = "use a model that answers in the asked JSON format" if "no parseable reply" in \
             text else "fix the endpoint or key"
-        print(f"autodata: error: {text[:400]} ({fix}, then `autodata resume` the run)",
+        print(redact_text(f"autodata: error: {text[:400]} ({fix}, then `autodata resume` the run)"),
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
