@@ -254,3 +254,21 @@ def test_x86_64_numbers_match_the_kernel_headers() -> None:
     for name, number in {**ALLOWED["x86_64"], **ARG_CHECKED["x86_64"]}.items():
         if name in headers:  # headers older than the kernel may lack the newest calls
             assert headers[name] == number, name
+
+
+def test_stale_and_booby_trapped_workdirs_are_removed(tmp_path: Path) -> None:
+    """What a killed run leaves: episode dirs, one holding a `chmod 000` dir and a read-only
+    file; resume removes them all (remove_stale_workdirs), the rest of the folder stays."""
+    from inner_loop.sandbox.spawn import remove_stale_workdirs
+
+    root = tmp_path / "work"
+    for i in range(3):
+        trap = root / f"episode-{i}" / "trap"
+        trap.mkdir(parents=True)
+        (trap / "f").write_text("x")
+        (trap / "f").chmod(0o400)
+        trap.chmod(0)
+    (root / "keep.txt").write_text("not an episode dir")
+    assert remove_stale_workdirs(root) == 3
+    assert [p.name for p in root.iterdir()] == ["keep.txt"]
+    assert remove_stale_workdirs(tmp_path / "absent") == 0

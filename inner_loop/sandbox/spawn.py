@@ -12,6 +12,7 @@ child imports the package too, and must not pay for the modules only the parent 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from inner_loop.sandbox import landlock
+from inner_loop.sandbox import landlock, privileges
 from inner_loop.sandbox.rpc import ChannelError, ParentChannel
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../inner_loop
@@ -46,6 +47,11 @@ DEVICES = {"/dev/null": landlock.FS_READ_FILE | landlock.FS_WRITE_FILE,
            "/dev/zero": landlock.FS_READ_FILE,
            "/dev/urandom": landlock.FS_READ_FILE,
            "/dev/random": landlock.FS_READ_FILE}
+
+
+@functools.cache
+def _landlock_abi() -> int:
+    return landlock.abi_version()[0]
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,33 @@ class ChildProcess:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
-        # Scratch space of an untrusted process: remove what can be removed.
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_workdir(self.workdir)
+
+
+def remove_workdir(path: Path) -> None:
+    """Remove an episode's working dir whatever its child did to it (a `chmod 000` directory
+    is made removable first); a dir already gone is fine."""
+    def retry(func, failed, _exc) -> None:
+        os.chmod(os.path.dirname(failed), 0o700)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            os.chmod(failed, 0o700)
+            shutil.rmtree(failed, onerror=retry)
+        else:
+            func(failed)
+
+    try:
+        shutil.rmtree(path, onerror=retry)
+    except FileNotFoundError:
+        return
+
+
+def remove_stale_workdirs(workdir_root: Path) -> int:
+    """Remove the `episode-*` dirs a killed run left under `workdir_root` (no episode of the run
+    may be live: call with the run's lock held). Returns how many were removed."""
+    stale = sorted(workdir_root.glob("episode-*")) if workdir_root.is_dir() else []
+    for path in stale:
+        remove_workdir(path)
+    return len(stale)
 
 
 def start_child(*, harness_dir: Path, entry: str, prompts: dict, paper: dict, max_rounds: int,
@@ -128,6 +159,9 @@ def start_child(*, harness_dir: Path, entry: str, prompts: dict, paper: dict, ma
     """Spawn the confined child and send it its init payload."""
     workdir_root.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="episode-", dir=workdir_root)).resolve()
+    if os.geteuid() == 0 and _landlock_abi() == 0:
+        # the child will run as uid 65534 with no Landlock: its working dir must be its own
+        os.chown(workdir, privileges.UNPRIVILEGED, privileges.UNPRIVILEGED)
     req_r, req_w = os.pipe()  # child → parent: requests
     rep_r, rep_w = os.pipe()  # parent → child: replies
     try:
