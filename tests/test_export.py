@@ -7,6 +7,7 @@ import pytest
 
 from evolve.cli import main
 from evolve.reports.export import COLUMNS
+from evolve.store import Store
 from inner_loop.episode import EpisodeRecord
 from inner_loop.evaluation import JudgedSample
 from inner_loop.example import Example
@@ -70,12 +71,13 @@ def test_harness_picks_another_accepted_commit_by_id_or_sha(run, tmp_path, capsy
     assert export(capsys, run["run_dir"], "--harness", "c1", "-o", tmp_path / "b")["rows"] == 2
 
 
-def test_jsonl_layout_and_card_without_front_matter(run, tmp_path, capsys):
+def test_jsonl_layout_and_a_card_whose_configs_point_at_it(run, tmp_path, capsys):
     export(capsys, run["run_dir"], "--format", "jsonl", "-o", tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and list(rows[0]) == list(COLUMNS)
     card = (tmp_path / "README.md").read_text()
-    assert card.startswith("# Autodata examples: rtest") and 'load_dataset("json"' in card
+    assert "\n# Autodata examples: rtest\n" in card and 'load_dataset(".", split="train")' in card
+    assert "  - split: train\n    path: data/train.jsonl\n" in card.split("---\n")[1]
 
 
 def test_hf_card_has_configs_front_matter_and_the_facts_of_the_data(run, tmp_path, capsys):
@@ -124,7 +126,9 @@ def test_generate_dir_export_names_unlicensed_papers_in_the_card(tmp_path, capsy
     gen = write_generate_dir(tmp_path / "gen", [episode(PAPERS[2], True, "g")])
     export(capsys, gen, "--format", "hf", "-o", tmp_path / "out")
     _, [row] = parquet_rows(tmp_path / "out" / PARQUET)
-    assert (row["source"], row["harness_commit"], row["candidate_id"]) == ("generate", "g", None)
+    assert (row["source"], row["harness_commit"], row["harness_digest"], row["candidate_id"]) == (
+        "generate", None, "g", None)
+    assert (row["iteration"], row["repeat"], row["repeat_key"]) == (None, None, None)
     [paper] = select_papers(ids=[PAPERS[2]], subset="train")  # the title comes from the corpus
     assert row["paper_license"].startswith("unspecified") and row["paper_title"] == paper.title
     assert "some source papers have no open licence" in (tmp_path / "out" / "README.md").read_text()
@@ -143,3 +147,18 @@ def test_a_judged_sample_without_score_is_not_recomputed(tmp_path, capsys):
         JudgedSample(sample_index=3, answer="", solver_error="timeout").model_dump(mode="json"))
     gen = write_generate_dir(tmp_path / "gen", [record])
     assert export(capsys, gen, "--final-filter", "-o", tmp_path / "out")["rows"] == 1
+
+
+def test_repeat_counts_the_papers_evaluations_and_repeat_key_is_the_runs_number(tmp_path_factory, tmp_path,
+                                                                             capsys):
+    """c1 evaluated PAPERS[0] at iteration 1 (repeat number 0, accepted), then at iteration 3 with
+    the repeat numbers 6 (rejected) and 7 (accepted): its rows are its 1st and 3rd evaluation."""
+    run = copy_of_run(tmp_path_factory, tmp_path / "results" / "rtest", finish=False)
+    with Store.open(run["run_dir"]) as store:
+        store.record_episode(episode(PAPERS[0], False, "c1"), "c1", "validation", 6, 3)
+        store.record_episode(episode(PAPERS[0], True, "c1 again"), "c1", "validation", 7, 3)
+    export(capsys, run["run_dir"], "--harness", "c1", "-o", tmp_path / "out")
+    _, rows = parquet_rows(tmp_path / "out" / PARQUET)
+    mine = sorted((r["iteration"], r["repeat"], r["repeat_key"]) for r in rows if r["paper_id"] == PAPERS[0])
+    assert mine == [(1, 0, 0), (3, 2, 7)]
+    assert {(r["harness_commit"], r["harness_digest"]) for r in rows} == {(run["c1_sha"], None)}

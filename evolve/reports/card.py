@@ -4,6 +4,7 @@ and a SIMULATED warning when the examples came from the simulated model world.""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -20,8 +21,13 @@ COLUMN_DOCS = {
     "weak_scores / weak_avg, strong_scores / strong_avg, gap": "rubric scores of the solver samples",
     "weak_samples / strong_samples": "each sample: answer, per-item judge verdicts, score",
     "paper_id / paper_title / paper_license": "the source paper and the licence of its text",
-    "source / run_id / candidate_id / harness_commit / method": "provenance of the harness",
-    "iteration / repeat / rounds_used": "which evaluation produced it and in which round",
+    "source / run_id / candidate_id / method": "provenance: evolve or generate, the run and candidate",
+    "harness_commit": "the harness's git commit (evolve exports; null for generate)",
+    "harness_digest": "sha256 of the harness files (generate exports; null for evolve)",
+    "iteration": "the iteration whose evaluation scored the row (evolve; null for generate)",
+    "repeat": "which evaluation of the paper by this harness: 0 = its first, 1 = the second, ...",
+    "repeat_key": "the run's repeat number (iteration x repeats + r) that seeded the samples",
+    "rounds_used": "the round of the episode that was accepted",
     "preset / thresholds_json / simulated": "acceptance rules it passed; whether the sim answered",
 }
 
@@ -43,13 +49,78 @@ def _histogram(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _front_matter(meta: dict[str, Any]) -> list[str]:
-    """YAML front matter: the Hub and `datasets.load_dataset(DIR)` read `configs:`."""
+_DTYPES = {"VARCHAR": "string", "BIGINT": "int64", "INTEGER": "int32", "DOUBLE": "float64",
+           "BOOLEAN": "bool"}
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                   (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
+LICENSE_NAME = "source-paper-licences"
+LICENSE_FILE = "LICENSE.md"
+
+
+def _fields(struct: str) -> list[tuple[str, str]]:
+    """`STRUCT(a T, b STRUCT(c U)[])` -> [(a, T), (b, STRUCT(c U)[])] (top-level commas only)."""
+    depth, current, out = 0, "", []
+    for ch in struct[len("STRUCT("):-1]:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [tuple(f.split(" ", 1)) for f in [*out, current.strip()]]  # type: ignore[misc]
+
+
+def _feature(name: str, duck: str, indent: int) -> list[str]:
+    """One `dataset_info.features` entry (the YAML `datasets` writes) for a DuckDB column type."""
+    pad = " " * (indent + 2)
+    lines = [" " * indent + f"- name: {name}"]
+    inner, is_list = (duck[:-2], True) if duck.endswith("[]") else (duck, False)
+    if inner.startswith("STRUCT("):
+        lines.append(pad + ("list:" if is_list else "struct:"))
+        for field, typ in _fields(inner):
+            lines += _feature(field, typ, indent + 2)
+    elif is_list:
+        lines.append(pad + f"list: {_DTYPES[inner]}")
+    else:
+        lines.append(pad + f"dtype: {_DTYPES[inner]}")
+    return lines
+
+
+def size_category(n: int) -> str:
+    return next((label for bound, label in SIZE_CATEGORIES if n < bound), "n>10M")
+
+
+def _front_matter(meta: dict[str, Any], rows: Sequence[dict[str, Any]],
+                  columns: dict[str, str]) -> list[str]:
+    """YAML front matter the Hub, `huggingface_hub.DatasetCard` and `datasets.load_dataset(DIR)`
+    read: `configs:` (where the data is), `dataset_info` (every column's type, the counts),
+    licence, size and task categories. JSON strings are valid YAML scalars: no value can break it."""
     tags = ["autodata", "synthetic", "rubric", "grpo"] + (["simulated"] if meta["simulated"] else [])
-    return ["---", f"pretty_name: Autodata examples ({meta.get('run_id') or meta['source']})",
-            "license: other", "language:", "- en", "task_categories:", "- question-answering",
-            "tags:", *[f"- {t}" for t in tags], "configs:", "- config_name: default",
-            "  data_files:", "  - split: train", f"    path: {meta['data_file']}", "---", ""]
+    size = meta.get("data_bytes", 0)
+    name = json.dumps(f"Autodata examples ({meta.get('run_id') or meta['source']})")
+    lines = ["---", f"pretty_name: {name}", "license: other", f"license_name: {LICENSE_NAME}",
+             f"license_link: {LICENSE_FILE}", "language:", "- en", "annotations_creators:",
+             "- machine-generated", "language_creators:", "- machine-generated",
+             "multilinguality:", "- monolingual", "source_datasets:", "- original",
+             "size_categories:", f"- {size_category(len(rows))}", "task_categories:",
+             "- question-answering", "- text-generation", "tags:", *[f"- {t}" for t in tags],
+             "configs:", "- config_name: default", "  data_files:", "  - split: train",
+             f"    path: {meta['data_file']}", "dataset_info:", "  features:"]
+    for column, duck in columns.items():
+        lines += _feature(column, duck, 2)
+    return lines + ["  splits:", "  - name: train", f"    num_bytes: {size}",
+                    f"    num_examples: {len(rows)}", f"  download_size: {size}",
+                    f"  dataset_size: {size}", "---", ""]
+
+
+def licence_file(rows: Sequence[dict[str, Any]]) -> str:
+    """LICENSE.md of an export (the card's `license_link`): the licence of each source paper."""
+    papers = sorted({(r["paper_id"], r["paper_license"]) for r in rows})
+    lines = ["# Licences", "", "Each row quotes its source paper (in `context`, `reference_answer` and "
+             "the rubric); the row's `paper_license` is the licence of that paper's text, and it "
+             "governs the row. Rows whose paper has no open licence are for research use only.", "",
+             "| paper_id | licence |", "| --- | --- |"]
+    return "\n".join(lines + [f"| {pid} | {lic} |" for pid, lic in papers] + [""])
 
 
 def _made(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -61,7 +132,7 @@ def _made(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[str]:
                "episode (every repeat) is one row.")
     else:
         how = (f"The accepted examples of `autodata generate` output `{meta['path']}` (method "
-               f"`{meta.get('method')}`, harness `{meta['harness_commit']}`); acceptance rate "
+               f"`{meta.get('method')}`, harness digest `{meta['harness_digest']}`); acceptance rate "
                f"{_pct(meta['pass_rate'])} over {meta['n_evaluations']} papers.")
     lines = ["## How it was made", "", "Agentic Self-Instruct (Autodata): for each paper a challenger "
              "wrote a reasoning question with a reference answer and a weighted rubric; a weak solver "
@@ -95,9 +166,9 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def data_card(rows: Sequence[dict[str, Any]], meta: dict[str, Any], front_matter: bool) -> str:
+def data_card(rows: Sequence[dict[str, Any]], meta: dict[str, Any], columns: dict[str, str]) -> str:
     papers = {r["paper_id"] for r in rows}
-    lines = _front_matter(meta) if front_matter else []
+    lines = _front_matter(meta, rows, columns)
     title = f"# Autodata examples: {meta.get('run_id') or meta['path']}"
     lines += [title, ""]
     if meta["simulated"]:
@@ -118,7 +189,8 @@ def data_card(rows: Sequence[dict[str, Any]], meta: dict[str, Any], front_matter
              *_licences(rows), "", "## Columns", "",
              *[f"- `{k}`: {v}" for k, v in COLUMN_DOCS.items()], "", "## Loading", "", "```python",
              "from datasets import load_dataset",
-             f"ds = load_dataset(\"{'json' if meta['format'] == 'jsonl' else 'parquet'}\", "
-             f"data_files=\"{meta['data_file']}\", split=\"train\")  # run inside this folder",
-             "```", ""]
+             "ds = load_dataset(\".\", split=\"train\")  # inside this folder, or its path or Hub repo id",
+             "```", "", "The card's `dataset_info` types every column, so the JSONL and the Parquet "
+             "export of one source load with identical features (`concatenate_datasets` joins them).",
+             ""]
     return "\n".join(lines)

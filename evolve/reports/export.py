@@ -8,9 +8,11 @@ Sources:
 Layout under -o DIR:
   jsonl    data/train.jsonl
   parquet  data/train-00000-of-00001.parquet (written by DuckDB `COPY ... (FORMAT PARQUET)`)
-  hf       parquet + README.md with the YAML front matter (`configs:`) the Hub and
-           `datasets.load_dataset(DIR)` read
-Always README.md, the data card (see evolve/reports/README.md, "export"). `--final-filter` re-runs
+  hf       the parquet layout under the name the Hub knows
+Always README.md, the data card (see evolve/reports/README.md, "export"), whose YAML front matter
+(`configs:`, `dataset_info` with every column's type and the counts, licence, size and task
+categories) `datasets.load_dataset(DIR)` and `huggingface_hub.DatasetCard` read, so every format
+loads with the same features; and LICENSE.md, the licence of each source paper. `--final-filter` re-runs
 nothing: it keeps only rows whose stored judgments recompute to accepted under the recorded
 thresholds and that pass the structural and solver-instruction guards.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from evolve.reports.card import data_card
+from evolve.reports.card import LICENSE_FILE, data_card, licence_file
 from evolve.reports.diff import find_candidate
 from evolve.reports.runs import is_run_dir, open_reader, run_config
 from inner_loop.acceptance import Thresholds, full_check
@@ -41,20 +43,23 @@ from inner_loop.scoring import score
 FORMATS = ("jsonl", "parquet", "hf")
 PARQUET_FILE = "data/train-00000-of-00001.parquet"
 JSONL_FILE = "data/train.jsonl"
-_SAMPLE = "STRUCT(sample_index INTEGER, answer VARCHAR, judgments BOOLEAN[], score DOUBLE)[]"
+_SAMPLE = "STRUCT(sample_index BIGINT, answer VARCHAR, judgments BOOLEAN[], score DOUBLE)[]"
 # column -> DuckDB type: the Parquet schema (and the order of the columns)
 COLUMNS: dict[str, str] = {
     "id": "VARCHAR", "prompt": "STRUCT(role VARCHAR, content VARCHAR)[]", "prompt_text": "VARCHAR",
-    "rubric": "STRUCT(criterion VARCHAR, weight INTEGER, category VARCHAR)[]", "rubric_json": "VARCHAR",
+    "rubric": "STRUCT(criterion VARCHAR, weight BIGINT, category VARCHAR)[]", "rubric_json": "VARCHAR",
     "question_type": "VARCHAR", "reasoning_skills": "VARCHAR[]", "context": "VARCHAR",
     "question": "VARCHAR", "reference_answer": "VARCHAR",
     "weak_scores": "DOUBLE[]", "weak_avg": "DOUBLE", "strong_scores": "DOUBLE[]", "strong_avg": "DOUBLE",
     "gap": "DOUBLE", "weak_samples": _SAMPLE, "strong_samples": _SAMPLE,
     "paper_id": "VARCHAR", "paper_title": "VARCHAR", "paper_license": "VARCHAR",
     "source": "VARCHAR", "run_id": "VARCHAR", "candidate_id": "VARCHAR", "harness_commit": "VARCHAR",
-    "method": "VARCHAR", "iteration": "INTEGER", "repeat": "INTEGER", "rounds_used": "INTEGER",
-    "preset": "VARCHAR", "thresholds_json": "VARCHAR", "simulated": "BOOLEAN",
+    "harness_digest": "VARCHAR", "method": "VARCHAR", "iteration": "BIGINT", "repeat": "BIGINT",
+    "repeat_key": "BIGINT", "rounds_used": "BIGINT", "preset": "VARCHAR", "thresholds_json": "VARCHAR",
+    "simulated": "BOOLEAN",
 }
+# Integers are BIGINT (int64): what a JSON reader infers, so a plain `load_dataset("json")` of the
+# JSONL and `load_dataset("parquet")` of the Parquet agree; the card's dataset_info types the rest.
 
 
 def _samples(ev: SolverEval) -> list[dict[str, Any]]:
@@ -92,10 +97,14 @@ def rows_from_run(run_dir: Path, harness: str | None) -> tuple[list[dict[str, An
         config = run_config(reader, run_dir)
         info = reader.run_info() or {}
         cand = _run_candidate(reader, harness)
+        # repeat: which evaluation of the paper by this harness (0 = its first, accepted or not);
+        # repeat_key: the run's repeat number (iteration x repeats + r) that seeded its samples
         found = reader.query(
-            "SELECT v.iteration, v.repeat, e.record_blob FROM evaluations v JOIN episodes e USING (episode_id) "
-            "WHERE v.candidate_id = ? AND v.purpose = 'validation' AND v.accepted ORDER BY v.paper_id, v.repeat",
-            [cand["candidate_id"]])
+            "SELECT * FROM (SELECT v.iteration, v.repeat AS repeat_key, v.accepted, e.record_blob, "
+            "v.paper_id, row_number() OVER (PARTITION BY v.paper_id ORDER BY v.repeat) - 1 AS repeat "
+            "FROM evaluations v JOIN episodes e USING (episode_id) "
+            "WHERE v.candidate_id = ? AND v.purpose = 'validation') WHERE accepted "
+            "ORDER BY paper_id, repeat", [cand["candidate_id"]])
         stats = reader.query("SELECT pass_rate, n_evaluations FROM candidate_scores WHERE candidate_id = ?",
                              [cand["candidate_id"]])
         records = [(r, EpisodeRecord.model_validate_json(reader.get_blob(r["record_blob"]))) for r in found]
@@ -107,13 +116,15 @@ def rows_from_run(run_dir: Path, harness: str | None) -> tuple[list[dict[str, An
         rows.append(example_row(record.accepted_example, rnd.weak, rnd.strong, paper_id=record.paper_id,
                                 paper_title=record.paper_title, provenance={
             "source": "evolve", "run_id": info.get("run_id"), "candidate_id": cand["candidate_id"],
-            "harness_commit": cand["commit_sha"], "method": record.method,
+            "harness_commit": cand["commit_sha"], "harness_digest": None, "method": record.method,
             "iteration": found_row["iteration"], "repeat": found_row["repeat"],
+            "repeat_key": found_row["repeat_key"],
             "rounds_used": record.accepted_round, "preset": record.preset,
             "thresholds_json": json.dumps(record.thresholds, sort_keys=True),
             "simulated": bool(record.simulated or info.get("simulated"))}))
     meta = {"source": "evolve", "path": str(run_dir), "run_id": info.get("run_id"),
             "candidate_id": cand["candidate_id"], "harness_commit": cand["commit_sha"],
+            "harness_digest": None,
             "iteration": cand["iteration"], "pass_rate": stats[0]["pass_rate"] if stats else None,
             "n_evaluations": stats[0]["n_evaluations"] if stats else 0,
             "preset": config.get("preset"), "thresholds": config.get("thresholds"),
@@ -135,15 +146,17 @@ def rows_from_generate(gen_dir: Path, harness: str | None) -> tuple[list[dict[st
                               SolverEval.model_validate(ex["strong"]), paper_id=ex["paper_id"], paper_title=None,
                               provenance={
                 "source": "generate", "run_id": None, "candidate_id": None,
-                "harness_commit": ex.get("harness_version"), "method": ex.get("method"), "iteration": None,
-                "repeat": None, "rounds_used": ex.get("rounds_used"), "preset": ex.get("preset"),
+                "harness_commit": None, "harness_digest": ex.get("harness_version"),
+                "method": ex.get("method"), "iteration": None, "repeat": None, "repeat_key": None,
+                "rounds_used": ex.get("rounds_used"), "preset": ex.get("preset"),
                 "thresholds_json": thresholds, "simulated": bool(ex.get("simulated"))})
         except (ValueError, KeyError) as exc:
             raise UserError(f"{gen_dir / 'examples.jsonl'}:{n}: not an example row ({exc})") from None
-        if harness is None or (row["harness_commit"] or "").startswith(harness):
+        if harness is None or (row["harness_digest"] or "").startswith(harness):
             rows.append(row)
     meta = {"source": "generate", "path": str(gen_dir), "run_id": None, "candidate_id": None,
-            "harness_commit": harness or summary.get("harness_version"), "iteration": None,
+            "harness_commit": None, "harness_digest": harness or summary.get("harness_version"),
+            "iteration": None,
             "pass_rate": summary.get("acceptance_rate"), "n_evaluations": summary.get("papers"),
             "preset": summary.get("preset"), "thresholds": summary.get("thresholds"),
             "simulated": bool(summary.get("simulated")), "config": summary.get("config"),
@@ -237,12 +250,15 @@ def export(source: Path, out_dir: Path, fmt: str = "parquet", harness: str | Non
     data_file = out_dir / (JSONL_FILE if fmt == "jsonl" else PARQUET_FILE)
     if fmt == "jsonl":
         data_file.parent.mkdir(parents=True, exist_ok=True)
-        data_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        data_file.write_text("".join(json.dumps({c: r[c] for c in COLUMNS}, ensure_ascii=False) + "\n"
+                                     for r in rows), encoding="utf-8")
     else:
         write_parquet(rows, data_file)
     meta.update(final_filter=final_filter, dropped=dropped, format=fmt,
-                data_file=str(data_file.relative_to(out_dir)))
-    (out_dir / "README.md").write_text(data_card(rows, meta, front_matter=fmt == "hf"), encoding="utf-8")
+                data_file=str(data_file.relative_to(out_dir)), data_bytes=data_file.stat().st_size)
+    (out_dir / "README.md").write_text(data_card(rows, meta, COLUMNS), encoding="utf-8")
+    (out_dir / LICENSE_FILE).write_text(licence_file(rows), encoding="utf-8")
     return {"rows": len(rows), "dropped": dropped, "out_dir": str(out_dir), "data_file": str(data_file),
             "card": str(out_dir / "README.md"), "simulated": meta["simulated"],
-            "candidate_id": meta["candidate_id"], "harness_commit": meta["harness_commit"]}
+            "candidate_id": meta["candidate_id"], "harness_commit": meta["harness_commit"],
+            "harness_digest": meta["harness_digest"]}
