@@ -8,18 +8,25 @@ last user message of a chat prompt), has the protected judge grade the completio
 `scoring.score` — the same judge prompt and formula the inner loop accepts examples with.
 
 A judge that fails (no parseable reply after the re-asks, or the call fails) raises
-InfrastructureError: a made-up reward would silently corrupt training.
+InfrastructureError: a made-up reward would silently corrupt training. Before any of that, the
+constructor checks the judge's key variable (`roles.judge.api_key_env`: ConfigError, one line,
+before the trainer loads a model), and says once on stderr when the judge is simulated — the
+embedded sim backend (at construction) or an endpoint answering as the sim, e.g. `sim-serve`
+(at the first reward call): such rewards are for testing a pipeline, never for training.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
 
-from inner_loop.config import Config
+from inner_loop.config import Config, ConfigError
 from inner_loop.evaluation import judge_answer
 from inner_loop.example import RubricItem
 from inner_loop.scoring import score
@@ -53,6 +60,26 @@ def parse_rubric(value: Any) -> list[RubricItem]:
         raise ValueError(f"invalid rubric item: {exc.errors()[0]['msg']}") from None
 
 
+SIMULATED_NOTICE = ("RubricReward: SIMULATED judge ({why}): these rewards come from the simulated "
+                    "model world, not a real model; point roles.judge at a real endpoint to train")
+
+
+class _NoticingClient:
+    """The judge's client, noticing (once) an answer that says it was simulated."""
+
+    def __init__(self, client: Any, say: Any):
+        self._client, self._say = client, say
+
+    def complete(self, *args: Any, **kwargs: Any) -> Any:
+        response = self._client.complete(*args, **kwargs)
+        if getattr(response, "simulated", False):
+            self._say("the endpoint answered as the simulated world")
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class RubricReward:
     """Callable reward `(prompts, completions, **kwargs) -> list[float]` for TRL's GRPOTrainer."""
 
@@ -60,14 +87,28 @@ class RubricReward:
 
     def __init__(self, config: Config | None = None, client: Any = None, *, tag: str = "reward",
                  max_workers: int = 16):
+        self._said, self._lock = False, threading.Lock()
         if client is None:
             from inner_loop.llm.client import LLMClient
 
-            client = LLMClient(config or Config())
-        self.client = client
+            config = config or Config()
+            judge = config.roles["judge"]
+            if judge.backend == "openai" and judge.api_key_env and not os.environ.get(judge.api_key_env):
+                raise ConfigError(f"RubricReward: the judge's API key variable {judge.api_key_env} is "
+                                  "not set (roles.judge.api_key_env names it); export it first")
+            if judge.backend == "sim":
+                self._say_simulated("roles.judge.backend = 'sim', the default")
+            client = LLMClient(config)
+        self.client = _NoticingClient(client, self._say_simulated)
         self.tag = tag
         self.max_workers = max_workers
         self.__name__ = "rubric_reward"
+
+    def _say_simulated(self, why: str) -> None:
+        with self._lock:  # reward calls run in a thread pool: one line, not one per thread
+            said, self._said = self._said, True
+        if not said:
+            print(SIMULATED_NOTICE.format(why=why), file=sys.stderr, flush=True)
 
     def _one(self, prompt: Any, completion: Any, rubric: Any, question: Any) -> float:
         items = parse_rubric(rubric)

@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from inner_loop.config import Config
+from inner_loop.config import Config, ConfigError, RoleConfig
 from inner_loop.evaluation import judge_answer
 from inner_loop.example import RubricItem
 from inner_loop.llm.client import LLMClient
 from inner_loop.reward import RubricReward, parse_rubric
 from inner_loop.scoring import score
+from inner_loop.sim.server import SimServer
 
 RUBRIC = [
     {"criterion": "Explains that gradient checkpointing recomputes activations", "weight": 5,
@@ -93,3 +94,37 @@ def test_invalid_rubric_is_an_error():
         parse_rubric([{"criterion": "x", "weight": "+5"}])
     with pytest.raises(ValueError, match="non-empty list"):
         parse_rubric("[]")
+
+
+def test_a_simulated_judge_is_said_on_stderr_once_at_construction(capsys):
+    reward = RubricReward(Config())
+    assert capsys.readouterr().err.count("SIMULATED judge") == 1
+    reward(prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD], rubric=[RUBRIC] * 3)
+    reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC])
+    assert "SIMULATED" not in capsys.readouterr().err
+
+
+def _openai_judge(base_url, key_env=None):
+    config = Config()
+    config.roles["judge"] = RoleConfig(backend="openai", base_url=base_url, model="sim-judge",
+                                       api_key_env=key_env, timeout_s=30.0)
+    return config
+
+
+def test_a_missing_judge_key_fails_at_construction_naming_the_variable(monkeypatch):
+    monkeypatch.delenv("AUTODATA_TEST_JUDGE_KEY", raising=False)
+    with pytest.raises(ConfigError, match="AUTODATA_TEST_JUDGE_KEY"):
+        RubricReward(_openai_judge("http://127.0.0.1:9/v1", "AUTODATA_TEST_JUDGE_KEY"))
+    monkeypatch.setenv("AUTODATA_TEST_JUDGE_KEY", "k")
+    assert RubricReward(_openai_judge("http://127.0.0.1:9/v1", "AUTODATA_TEST_JUDGE_KEY"))
+
+
+def test_an_endpoint_answering_as_the_sim_is_said_once_at_the_first_reward(capsys):
+    with SimServer() as server:
+        reward = RubricReward(_openai_judge(server.base_url))
+        assert "SIMULATED" not in capsys.readouterr().err  # nothing known before an answer
+        out = reward(prompts=[QUESTION] * 2, completions=[GOOD, BAD], rubric=[RUBRIC] * 2)
+        reward(prompts=[QUESTION], completions=[GOOD], rubric=[RUBRIC])
+    assert out[0] > out[1]
+    err = capsys.readouterr().err
+    assert err.count("SIMULATED judge (the endpoint answered as the simulated world)") == 1
