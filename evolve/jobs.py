@@ -4,7 +4,9 @@
 sample indices shifted by repeat × REPEAT_STRIDE, so a repeat is an independent draw) and records
 it; an episode already recorded for (candidate, paper, purpose, repeat) is never run again.
 Episodes the budget or an endpoint stopped are not recorded (a resumed run runs them again);
-`raise_stops` turns them into BudgetExceeded / FatalLLMError after the batch.
+`raise_stops` turns them into BudgetExceeded / FatalLLMError after the batch. A request the
+endpoint rejects (4xx, `RequestRejected`) is the harness's fault — a `harness_error` episode —
+except for the seed harness, the trusted baseline: there it is the endpoint's (`infrastructure`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inner_loop.dispatch import REJECTED
 from inner_loop.episode import EpisodeRecord
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.runner import run_episode
+from evolve.repo import SEED_ID
 
 if TYPE_CHECKING:
     from evolve.run import RunContext
@@ -76,6 +80,11 @@ def run_job(ctx: RunContext, job: Job, purpose: str, iteration: int,
                          client=RepeatClient(ctx.client, repeat, shared), harness_version=cid,
                          workdir_root=ctx.run_dir / "work",
                          tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
+    if cid == SEED_ID and record.status == "harness_error" and \
+            (record.error or "").startswith(REJECTED):  # the trusted seed: the endpoint's fault
+        record = record.model_copy(update={"status": "infrastructure", "error": (
+            f"infrastructure: the endpoint rejects the seed harness's requests (raise its "
+            f"context size or fix the role's parameters, then resume): {record.error}")})
     if record.status not in ("budget", "infrastructure"):  # both are re-run on resume
         ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
                                  iteration)

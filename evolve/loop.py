@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inner_loop.harness import Manifest, load_harness
+from inner_loop.harness import Manifest, harness_digest, load_harness
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
@@ -39,7 +40,7 @@ from evolve.jobs import run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
 from evolve.selection import select_parent
-from evolve.validate import check_changes, smoke_reason
+from evolve.validate import check_changes, check_tree, same_tree, smoke_reason
 
 if TYPE_CHECKING:
     from evolve.run import RunContext
@@ -176,6 +177,11 @@ def propose(ctx: RunContext, a: Attempt) -> None:
     if result.refusals:
         r = result.refusals[0]
         summary += f" [refused {r.kind} path {r.path}]"
+    unfit = check_tree(a.tree)  # from lstat, before git hashes anything
+    if unfit:
+        ctx.store.record_decision(a.cid, "invalid", unfit)
+        a.refresh(ctx)
+        return
     changes = ctx.repo.changed_paths(a.tree)
     ctx.store.record_proposal(a.cid, ctx.repo.diff(a.tree), diagnosis.model_dump_json(),
                               summary, [c.model_dump() for c in changes])
@@ -190,12 +196,38 @@ def validate(ctx: RunContext, a: Attempt) -> None:
         reason = f"implementer attempted protected path {refused.group(1)}" if refused \
             else "no change"
     else:
-        ctx.store.record_candidate_event(a.cid, "validating")
-        reason = check_changes(tree, a.manifest, changes) or _smoke(ctx, a, tree)
+        tree_sha = ctx.repo.staged_tree(tree)
+        ctx.store.record_candidate_event(a.cid, "validating", f"tree {tree_sha}")
+        reason = (check_changes(tree, a.manifest, changes)
+                  or same_tree(tree_sha, _earlier_trees(ctx, a))
+                  or _archive_reason(ctx, tree, tree_sha) or _smoke(ctx, a, tree))
     if reason:
         ctx.store.record_decision(a.cid, "invalid", reason)
         ctx.log.info("iteration %d: %s invalid: %s", a.n, a.cid, reason)
     a.refresh(ctx)
+
+
+def _earlier_trees(ctx: RunContext, a: Attempt) -> dict[str, str]:
+    """tree sha -> the first candidate of iterations <= the view's (and the seed) with it."""
+    out = {ctx.repo.tree_sha(ctx.repo.seed_sha): "seed"}
+    for r in ctx.store.query(
+            "SELECT e.candidate_id, e.detail FROM candidate_events e JOIN candidates c USING "
+            "(candidate_id) WHERE e.state = 'validating' AND e.detail LIKE 'tree %' AND "
+            "c.iteration <= ? ORDER BY c.iteration", [a.view.upto]):
+        out.setdefault(r["detail"].removeprefix("tree "), r["candidate_id"])
+    return out
+
+
+def _archive_reason(ctx: RunContext, tree: Path, tree_sha: str) -> str | None:
+    """The files git would hand out for this tree (its attributes applied) must be the files
+    validated: else a commit of the candidate is not the candidate."""
+    archived = ctx.repo.checkout(tree_sha)
+    try:
+        if harness_digest(archived) != harness_digest(tree):
+            return "the committed files would differ from the validated files (git attributes?)"
+    finally:
+        shutil.rmtree(archived, ignore_errors=True)
+    return None
 
 
 def _smoke(ctx: RunContext, a: Attempt, tree: Path) -> str | None:
@@ -246,6 +278,8 @@ def decide(ctx: RunContext, a: Attempt) -> None:
                                   d.parent_mean)
         sha = ctx.repo.commit_candidate(a.scratch(ctx), a.parent_sha, a.cid, a.n,
                                         d.child_mean, a.summary)
+        if harness_digest(ctx.repo.checkout(sha)) != harness_digest(a.scratch(ctx)):
+            raise RuntimeError(f"{a.cid}: commit {sha} does not hold the validated files")
         ctx.store.record_commit(a.cid, sha)
     ctx.log.info("iteration %d: %s %s: %s", a.n, a.cid,
                  "accepted" if d.accepted else "rejected", d.detail)

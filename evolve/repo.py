@@ -272,6 +272,11 @@ class HarnessRepo:
         self.stage(scratch)
         return _raw(_git(scratch), "diff", "--cached", "-M", "--no-color", "--no-ext-diff", "HEAD")
 
+    def staged_tree(self, scratch: Path) -> str:
+        """The tree sha of the scratch's files as a commit of them would hold them."""
+        self.stage(scratch)
+        return _git(scratch).write_tree()
+
     def changed_paths(self, scratch: Path) -> list[ChangedPath]:
         self.stage(scratch)
         g = _git(scratch)

@@ -1,10 +1,15 @@
 """Validate a candidate before any validation paper is spent on it (design §3).
 
-In order: git's changed paths are not empty ("no change"), none escapes the directory, the
+`check_tree` runs first, on the scratch folder before git hashes anything: from `lstat` only, no
+symlink, hard link or special file, no file name that is not UTF-8, at most MAX_FILES files and
+MAX_TOTAL_BYTES in all (a 1 GB sparse file or 5,000 files never reach git).
+Then, in order: git's changed paths are not empty ("no change"), none escapes the directory, the
 manifest is neither deleted nor renamed, every changed path matches the parent manifest's editable
-globs, no added or modified file is a symlink, binary or over 256 KB, `load_harness` passes, and a
-quick smoke episode (one train paper, `max_rounds=1`) runs without a harness error. The first
-failure is the candidate's `invalid` reason; `None` means valid.
+globs and is not `always_protected` (manifest, .gitignore, .gitattributes, .gitmodules, .git/),
+no added or modified file is a symlink, binary or over 256 KB, `load_harness` passes, the tree is
+not the tree of an earlier candidate (`same_tree`), and a quick smoke episode (one train paper,
+`max_rounds=1`) runs without a harness error. The first failure is the candidate's `invalid`
+reason, one line whatever the input; `None` means valid.
 """
 
 from __future__ import annotations
@@ -13,8 +18,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from inner_loop.episode import EpisodeRecord
-from inner_loop.harness import MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, load_harness
+from inner_loop.harness import (
+    MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, always_protected, load_harness,
+    walk_files,
+)
 from evolve.repo import ChangedPath
+
+
+def check_tree(root: Path) -> str | None:
+    """Why the candidate's folder may not reach git (from lstat only), or None."""
+    try:
+        walk_files(Path(root).absolute())
+    except HarnessInvalid as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read the candidate's files: {exc.strerror or exc}"
+    return None
 
 
 def _escapes(path: str) -> bool:
@@ -31,7 +50,7 @@ def _path_reason(change: ChangedPath, manifest: Manifest) -> str | None:
     if change.letter in "RC" and MANIFEST in (change.path, change.old_path):
         return f"manifest renamed: {change.old_path} -> {change.path}"
     for path in (change.path, change.old_path):
-        if path is not None and not manifest.is_editable(path):
+        if path is not None and (always_protected(path) or not manifest.is_editable(path)):
             return f"protected path changed: {path}"
     return None
 
@@ -59,7 +78,10 @@ def check_changes(root: Path, manifest: Manifest, changes: Sequence[ChangedPath]
     if not changes:
         return "no change"
     for change in changes:
-        reason = _path_reason(change, manifest) or _file_reason(Path(root), change)
+        try:
+            reason = _path_reason(change, manifest) or _file_reason(Path(root), change)
+        except OSError as exc:  # e.g. a name the OS refuses
+            reason = f"cannot read {change.path[:80]!r}: {exc.strerror or exc}"
         if reason:
             return reason
     try:
@@ -67,6 +89,13 @@ def check_changes(root: Path, manifest: Manifest, changes: Sequence[ChangedPath]
     except HarnessInvalid as exc:
         return f"harness does not load: {exc}"
     return None
+
+
+def same_tree(tree_sha: str, earlier: dict[str, str]) -> str | None:
+    """`earlier`: tree sha -> the earlier candidate with that tree. A duplicate is invalid before
+    any episode is spent on it."""
+    other = earlier.get(tree_sha)
+    return f"same tree as {other}" if other is not None else None
 
 
 SMOKE_FAILURES = {"harness_error": "harness error", "timeout": "timeout"}

@@ -27,7 +27,7 @@ from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
 from inner_loop.guard import GuardResult
-from inner_loop.llm.types import FatalLLMError, Message, ToolSpec
+from inner_loop.llm.types import FatalLLMError, Message, RequestRejected, ToolSpec
 from inner_loop.parsing import ParseFailure, extract_json_object
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
@@ -35,6 +35,7 @@ from inner_loop.steps import EpisodeClient, evaluate_with_retry, guard_with_retr
     parse_example_arg
 
 ANSWER_CHARS = 1500
+REJECTED = "the endpoint rejected a request the harness shaped"  # a harness_error's prefix
 FEEDBACK_CHARS = 4000
 
 
@@ -210,6 +211,11 @@ class Dispatcher:
         try:
             response = self.client.complete(role, messages, tools=tools, response_format=fmt,
                                             sample_index=index, tag=role)
+        except RequestRejected as exc:  # a 4xx on the request the harness shaped: its fault
+            if rnd is not None:
+                self.rounds.remove(rnd)  # no challenger answer: no round
+            self.end("harness_error", f"{REJECTED}: {exc}")
+            raise EpisodeEnd(self._note(entry, {"error": f"{role} call rejected: {exc}"}))
         except FatalLLMError as exc:
             if rnd is not None:
                 rnd.outcome, rnd.reason = "infrastructure", f"challenger call failed: {exc}"

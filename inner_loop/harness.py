@@ -3,9 +3,15 @@
 A harness is untrusted data. `load_harness(dir)` checks it completely before anything runs it:
 manifest present and valid; every declared prompt file exists, is UTF-8 text, and uses only its
 declared `string.Template` variables; every `.py` file compiles (without being imported); no
-symlinks, no path escaping the directory, no file over 256 KB, no binary file. Any problem raises
-`HarnessInvalid` with a one-line reason. `harness_digest(dir)` is the content address of a harness
-(its version when it is not in git).
+symlinks, hard links or special files, no path escaping the directory, no file name that is not
+UTF-8, at most MAX_FILES files and MAX_TOTAL_BYTES in all (counted from `lstat` before any file is
+read), no file over 256 KB, no binary file. Any problem raises `HarnessInvalid` with a one-line
+reason, whatever the input (a 5,000-deep expression, a name the OS refuses, an unreadable file).
+`harness_digest(dir)` is the content address of a harness (its version when it is not in git).
+
+`ALWAYS_PROTECTED`: the manifest, git's own control files and anything under `.git` are never
+editable, whatever the manifest's globs say (a candidate could otherwise widen its descendants'
+globs or make git commit other files than the ones validated).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import stat
 import string
 import tomllib
 from pathlib import Path, PurePosixPath
@@ -23,6 +30,16 @@ from inner_loop.roles import HARNESS_ROLES
 
 MANIFEST = "harness.toml"
 MAX_FILE_BYTES = 256 * 1024
+MAX_FILES = 256  # files in a harness (the seed has 9)
+MAX_TOTAL_BYTES = 4 * 1024 * 1024  # all files together
+GIT_CONTROL_FILES = frozenset({".gitignore", ".gitattributes", ".gitmodules"})
+
+
+def always_protected(relpath: str) -> bool:
+    """The manifest, git's control files (at any depth) and anything under `.git`."""
+    parts = PurePosixPath(relpath).parts
+    return (relpath == MANIFEST or not parts or ".git" in parts
+            or parts[-1] in GIT_CONTROL_FILES)
 
 
 class HarnessInvalid(ValueError):
@@ -84,7 +101,10 @@ class Manifest(Strict):
     prompts: dict[str, PromptSpec] = Field(default_factory=dict)
 
     def is_editable(self, relpath: str) -> bool:
-        """Whether `relpath` (POSIX, relative) matches an editable glob, segment by segment."""
+        """Whether `relpath` (POSIX, relative) matches an editable glob, segment by segment;
+        never for an `always_protected` path."""
+        if always_protected(relpath):
+            return False
         parts = PurePosixPath(relpath).parts
         for glob in self.harness.editable:
             gparts = PurePosixPath(glob).parts
@@ -130,28 +150,53 @@ class Harness:
         }
 
 
-def _walk_files(root: Path) -> list[Path]:
-    """Every file under root except `.git/`; a symlink anywhere is invalid."""
+def _rel(root: Path, path: Path) -> str:
+    rel = path.relative_to(root).as_posix()
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HarnessInvalid(f"file name is not UTF-8: {rel!r}") from None
+    return rel
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every file under root except `.git/`, checked from `lstat` before anything is read: no
+    symlink, hard link or special file, at most MAX_FILES files and MAX_TOTAL_BYTES in all."""
     files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_walk_error):
         here = Path(dirpath)
         if here == root:  # .git: a directory, or a file in a worktree checkout
             dirnames[:] = [d for d in dirnames if d != ".git"]
             filenames = [f for f in filenames if f != ".git"]
         for name in sorted(dirnames) + sorted(filenames):
             path = here / name
-            if path.is_symlink():
-                raise HarnessInvalid(f"symlink not allowed: {path.relative_to(root)}")
-            if name in filenames:
-                if not path.is_file():
-                    raise HarnessInvalid(f"not a regular file: {path.relative_to(root)}")
-                files.append(path)
+            rel = _rel(root, path)
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                raise HarnessInvalid(f"symlink not allowed: {rel}")
+            if name not in filenames:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                raise HarnessInvalid(f"not a regular file: {rel}")
+            if st.st_nlink > 1:
+                raise HarnessInvalid(f"hard link not allowed: {rel} ({st.st_nlink} links)")
+            total += st.st_size
+            files.append(path)
+            if len(files) > MAX_FILES:
+                raise HarnessInvalid(f"too many files: more than {MAX_FILES}")
+            if total > MAX_TOTAL_BYTES:
+                raise HarnessInvalid(f"harness too large: more than {MAX_TOTAL_BYTES} bytes")
     return sorted(files)
+
+
+def _walk_error(exc: OSError) -> None:
+    raise exc
 
 
 def _check_file(root: Path, path: Path) -> bytes:
     rel = path.relative_to(root).as_posix()
-    size = path.stat().st_size
+    size = path.lstat().st_size
     if size > MAX_FILE_BYTES:
         raise HarnessInvalid(f"file too large: {rel} ({size} bytes > {MAX_FILE_BYTES})")
     data = path.read_bytes()
@@ -164,13 +209,18 @@ def _check_file(root: Path, path: Path) -> bytes:
             raise HarnessInvalid(f"{rel}:{exc.lineno}: does not compile: {exc.msg}") from None
         except ValueError as exc:
             raise HarnessInvalid(f"{rel}: does not compile: {exc}") from None
+        except (RecursionError, MemoryError, OverflowError) as exc:  # a 5,000-deep expression
+            raise HarnessInvalid(f"{rel}: does not compile: nested too deeply for the compiler "
+                                 f"({type(exc).__name__})") from None
     return data
 
 
 def _parse_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         raise HarnessInvalid(f"manifest missing: {MANIFEST} not found in {root}")
+    if path.lstat().st_size > MAX_FILE_BYTES:
+        raise HarnessInvalid(f"file too large: {MANIFEST}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return Manifest.model_validate(data)
@@ -211,12 +261,21 @@ def _digest(items: list[tuple[str, bytes]]) -> str:
 def load_harness(directory: str | Path) -> Harness:
     """Validate the harness at `directory` completely; raise HarnessInvalid(reason) if it is not."""
     root = Path(directory).absolute()
+    try:
+        return _load(root)
+    except OSError as exc:  # a name the OS refuses, an unreadable file or folder
+        where = f" {Path(exc.filename).name[:80]!r}" if exc.filename else ""
+        raise HarnessInvalid(f"cannot read{where}: {exc.strerror or exc}") from None
+
+
+def _load(root: Path) -> Harness:
     if not root.is_dir():
         raise HarnessInvalid(f"harness directory not found: {root}")
     if root.is_symlink():
         raise HarnessInvalid(f"harness directory is a symlink: {root}")
+    files = walk_files(root)  # lstat checks of every file before any is read
     manifest = _parse_manifest(root)
-    contents = {p.relative_to(root).as_posix(): _check_file(root, p) for p in _walk_files(root)}
+    contents = {p.relative_to(root).as_posix(): _check_file(root, p) for p in files}
     if manifest.harness.entry not in contents:
         raise HarnessInvalid(f"entry {manifest.harness.entry} not found")
     templates = {name: _load_template(name, spec, contents)

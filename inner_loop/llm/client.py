@@ -26,7 +26,8 @@ from inner_loop.llm.cache import ResponseCache, cache_key
 from inner_loop.llm.retry import RetriesExhausted, call_with_retries
 from inner_loop.llm.slots import Slots
 from inner_loop.llm.types import (
-    FatalLLMError, LLMRequest, LLMResponse, Message, ToolSpec, TransientLLMError, Usage,
+    FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolSpec,
+    TransientLLMError, Usage,
 )
 
 Recorder = Callable[[CallRecord], None]
@@ -175,12 +176,13 @@ class LLMClient:
         except RetriesExhausted as exc:
             self._fail(request, rc, tag, started_at, t0, error_kinds, str(exc))
             raise
-        except FatalLLMError as exc:  # not retried: auth, bad request, missing key variable
-            error_kinds.append("fatal")
-            self.accounting.record_error(request.role, "fatal")
+        except FatalLLMError as exc:  # not retried: auth, rejected request, missing key variable
+            kind = "rejected" if isinstance(exc, RequestRejected) else "fatal"
+            error_kinds.append(kind)
+            self.accounting.record_error(request.role, kind)
             text = str(exc) if str(exc).startswith(f"{request.role}:") else f"{request.role}: {exc}"
             self._fail(request, rc, tag, started_at, t0, error_kinds, text)
-            raise FatalLLMError(text) from None
+            raise type(exc)(text) from None  # RequestRejected stays RequestRejected
         wall_ms = (self._clock() - t0) * 1000.0
         cost = cost_usd(response.usage, rc)
         response = response.model_copy(update={

@@ -2,8 +2,10 @@
 
 `complete(request, role_config)` sends one LLMRequest to an OpenAI-compatible endpoint (Kimi /
 Moonshot, vLLM, SGLang, Ollama, OpenRouter, the loopback sim server) and maps the answer — or the
-failure — onto the seam: TransientLLMError (retried by the client) or FatalLLMError. The API key
-is read from os.environ[role_config.api_key_env] at call time and scrubbed from every error text.
+failure — onto the seam: TransientLLMError (retried by the client), RequestRejected (a 4xx
+about the request's content: not retried, the request's author's fault) or FatalLLMError (auth,
+unknown model or route). The API key is read from os.environ[role_config.api_key_env] at call time
+and scrubbed from every error text.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import openai
 
 from inner_loop.config import RoleConfig
 from inner_loop.llm.types import (
-    FatalLLMError, LLMRequest, LLMResponse, Message, ToolCall, TransientLLMError, Usage,
+    FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolCall,
+    TransientLLMError, Usage,
 )
 
 SIM_FINGERPRINT = "autodata-sim"  # system_fingerprint of the loopback sim server
 NO_KEY = "not-needed"  # local servers (vLLM, llama.cpp, the sim server) ignore the key
+NOT_THE_REQUEST = (401, 403, 404, 407)  # auth and route: the operator's, never the request's
 
 _clients: dict[tuple[str, float, str], openai.OpenAI] = {}
 _clients_lock = threading.Lock()
@@ -46,6 +50,9 @@ def complete(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
         error = _map_error(exc, api_key)
     except json.JSONDecodeError as exc:  # a truncated body with a JSON content type
         error = TransientLLMError(f"malformed JSON body: {exc}", kind="bad_response")
+    except UnicodeEncodeError as exc:  # a lone surrogate in the messages: unsendable as UTF-8
+        error = RequestRejected(f"request is not valid UTF-8 text: {exc.reason} at index "
+                                f"{exc.start}")
     # raised outside the except blocks: the openai exception (which may quote the key) is not
     # even kept as __context__
     raise error
@@ -189,5 +196,19 @@ def _map_error(exc: openai.APIError, api_key: str) -> Exception:
             return TransientLLMError(text, retry_after_s=_retry_after_s(exc), kind="server_error")
         if exc.status_code in (408, 409):
             return TransientLLMError(text, kind="server_error")
-        return FatalLLMError(text)
+        if exc.status_code in NOT_THE_REQUEST:
+            return FatalLLMError(text)
+        return RequestRejected(_scrub(f"HTTP {exc.status_code}: {_endpoint_message(exc)}",
+                                      api_key))
     return FatalLLMError(text)
+
+
+def _endpoint_message(exc: openai.APIStatusError) -> str:
+    """The endpoint's own words (`error.message` of the body where it has one), one line."""
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        message = body.get("message") if isinstance(body, dict) else None
+    text = message if isinstance(message, str) and message.strip() else str(exc)
+    return " ".join(text.split())[:500]

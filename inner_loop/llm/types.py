@@ -79,7 +79,16 @@ class TransientLLMError(LLMError):
 
 
 class FatalLLMError(LLMError):
-    """Not retried: bad request, auth failure, missing API key variable, retries exhausted."""
+    """Not retried: auth failure, unknown model or route, missing API key variable, retries
+    exhausted. Failures the request's author cannot cause: the run stops (infrastructure)."""
+
+
+class RequestRejected(FatalLLMError):
+    """The endpoint refused this request's content: a 4xx other than 401/403/404/407 (auth,
+    route), 408/409 (retried) and 429 (rate limit) — a context overflow, an invalid schema, bad
+    parameters — or a request that cannot be encoded (a lone surrogate). Not retried. The fault
+    is whoever shaped the request's content: a harness-role call makes the episode a harness
+    failure; the implementer's grown conversation ends its loop (see llm/README.md)."""
 
 
 class BudgetExceeded(LLMError):
