@@ -14,6 +14,7 @@ import sys
 from inner_loop.errors import UserError
 from inner_loop.llm.types import FatalLLMError
 from inner_loop.redact import redact_text
+from evolve.stop import RunInterrupted
 
 # Subcommand modules under evolve.commands, in the order `autodata --help` lists them.
 COMMANDS = [
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print(redact_text(f"autodata: error: {text[:400]} ({fix}, then `autodata resume` the run)"),
               file=sys.stderr)
         return 1
+    except RunInterrupted as exc:  # SIGTERM / SIGINT: stopped gracefully, resumable
+        print(f"autodata: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("autodata: interrupted", file=sys.stderr)
         return 130

@@ -31,6 +31,7 @@ from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repair import open_harness
 from evolve.repo import HarnessRepo
 from evolve.runcheck import check_unchanged
+from evolve.stop import RunInterrupted, Stopper
 from evolve.store import CallBuffer, Store
 
 CONFIG_FILE = "config.json"
@@ -370,28 +371,37 @@ def check_inputs(config: Config, settings: RunSettings) -> None:
                       limit=settings.validation_limit if subset == "validation" else None)
 
 
+def prepare(run_dir: Path, rc: RunConfig, store: Store, resumed: bool) -> tuple[HarnessRepo, str]:
+    """Before any work: config.json checked against DuckDB, git repaired and reconciled, the
+    leftovers of a killed process (candidate exports, episode work dirs) removed."""
+    recorded = store.query("SELECT run_id, config_json FROM runs LIMIT 1")
+    if recorded:  # a resume: config.json must still define the same run
+        check_unchanged(str(run_dir / CONFIG_FILE), recorded[0]["run_id"],
+                        json.loads(recorded[0]["config_json"]), rc.public_dump())
+    repo, repair = open_harness(run_dir, store, rc.settings.seed_harness, rc.run_id)
+    store.record_run(rc.run_id, rc.public_json(), repo.tree_sha(repo.seed_sha), rc.simulated)
+    report = repo.reconcile(store)
+    # exports are copies of scratch trees, made again when needed, and work dirs belong to
+    # episodes that a kill abandoned (re-run on resume): either would otherwise stay forever
+    for leftover in ("candidates", "work"):
+        shutil.rmtree(run_dir / leftover, ignore_errors=True)
+    store.record_run_event("resumed" if resumed else "running")
+    return repo, (f"{'resumed' if resumed else 'started'} run {rc.run_id}; repair: "
+                  f"{repair.model_dump_json()}; reconcile: {report.model_dump_json()}")
+
+
 def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -> RunSummary:
-    """Under the run lock: git and DuckDB reconciled, then the loop, then the summary."""
+    """Under the run lock: git and DuckDB reconciled, then the loop, then the summary.
+    SIGTERM / SIGINT stop it gracefully (evolve/stop.py): RunInterrupted once all is flushed."""
     from evolve.loop import evolve
 
-    with RunLock(run_dir):
+    with RunLock(run_dir), Stopper(str(run_dir)) as stopper:
         store = Store.open(run_dir, create=True)
         try:
-            recorded = store.query("SELECT run_id, config_json FROM runs LIMIT 1")
-            if recorded:  # a resume: config.json must still define the same run
-                check_unchanged(str(run_dir / CONFIG_FILE), recorded[0]["run_id"],
-                                json.loads(recorded[0]["config_json"]), rc.public_dump())
-            repo, repair = open_harness(run_dir, store, rc.settings.seed_harness, rc.run_id)
-            store.record_run(rc.run_id, rc.public_json(), repo.tree_sha(repo.seed_sha),
-                             rc.simulated)
-            report = repo.reconcile(store)
-            # exports are copies of scratch trees, made again when needed; one left by a kill
-            # after its iteration was recorded would otherwise stay forever
-            shutil.rmtree(run_dir / "candidates", ignore_errors=True)
-            store.record_run_event("resumed" if resumed else "running")
+            repo, line = prepare(run_dir, rc, store, resumed)
             ctx = RunContext(run_dir, rc, store, repo, show_progress=show_progress)
-            ctx.log.info("%s run %s; repair: %s; reconcile: %s", "resumed" if resumed
-                         else "started", rc.run_id, repair.model_dump_json(), report.model_dump_json())
+            ctx.log.info("%s", line)
+            stopper.attach(ctx)
             try:
                 evolve(ctx)
             except KeyboardInterrupt:
@@ -403,6 +413,9 @@ def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -
             finally:
                 ctx.close()
             ctx.point_main()
+            if stopper.signum is not None:
+                store.record_run_event("stopped", f"signal: {stopper.name}")
+                raise RunInterrupted(stopper.signum, str(run_dir))
             store.record_run_event("stopped" if ctx.stop_reason else "finished",
                                    ctx.stop_reason or "")
             return summarize(store, run_id=rc.run_id, run_dir=str(run_dir),

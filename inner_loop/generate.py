@@ -158,7 +158,7 @@ def summarise_run(records: Sequence[EpisodeRecord], *, config: Config, usage: di
         "episode_usage": _usage_sum(records),
         "preset": preset, "thresholds": thresholds.model_dump(),
         "method": method, "harness_dir": str(harness_dir), "harness_version": harness_version,
-        "config": config.model_dump(mode="json"), "simulated": config.simulated,
+        "config": config.public_dump(), "simulated": config.simulated,
         "duration_s": duration_s, "resumed_episodes": resumed,
     }
 

@@ -6,8 +6,9 @@ Status of a run:
   running      `run.lock` names a live process (pid and kernel start time match)
   finished     the last run event is `finished`, or `stopped` by a budget (`detail` says which)
   failed       the last run event is `failed`
-  interrupted  no live lock, and the run was stopped by Ctrl-C (`stopped`, detail `interrupted`)
-               or never recorded an end (killed, machine lost); `autodata resume` continues it
+  interrupted  no live lock, and the run was stopped by a signal (`stopped`, detail `signal:
+               SIGTERM` / `signal: SIGINT`, or `interrupted` before those were handled) or never
+               recorded an end (killed, machine lost); `autodata resume` continues it
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def lock_alive(run_dir: Path) -> bool:
 def run_status(run_dir: Path, last_event: str | None, detail: str = "") -> str:
     if lock_alive(run_dir):
         return "running"
-    if last_event == "finished" or (last_event == "stopped" and detail != "interrupted"):
+    if last_event == "finished" or (last_event == "stopped" and detail != "interrupted"
+                                    and not detail.startswith("signal")):
         return "finished"
     if last_event == "failed":
         return "failed"

@@ -8,6 +8,7 @@ from typing import Any
 from evolve.reports.runs import (best_candidate, candidate_stats, format_table, open_reader,
                                  overview, pct, run_config, status_counts)
 from evolve.store import StoreReader
+from inner_loop.redact import redact_url
 
 
 def accepted_lineage(reader: StoreReader) -> list[dict[str, Any]]:
@@ -41,6 +42,9 @@ def show_data(run_dir: Path) -> dict[str, Any]:
     summary = overview(run_dir)
     with open_reader(run_dir) as reader:
         config = run_config(reader, run_dir)
+        for role in ((config.get("config") or {}).get("roles") or {}).values():
+            if isinstance(role, dict) and role.get("base_url"):  # runs recorded before redaction
+                role["base_url"] = redact_url(role["base_url"])
         return {
             "run": summary.model_dump(),
             "preset": config.get("preset"),

@@ -104,6 +104,12 @@ class Accountant:
         if self._exceeded is not None:
             raise BudgetExceeded(self._exceeded)
 
+    def stop(self, reason: str) -> None:
+        """Refuse every later call with BudgetExceeded(reason), as a spent budget does (a run
+        stopped by a signal). One assignment and no lock: safe to call from a signal handler."""
+        if self._exceeded is None:
+            self._exceeded = reason
+
     def check(self) -> None:
         """Raise BudgetExceeded when USD or wall time is spent, or work was already stopped.
 
