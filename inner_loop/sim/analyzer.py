@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 
+from inner_loop.sim.proposals import Round, change_for, evidence_text, stats_of
 from inner_loop.sim.text import rng
 from inner_loop.sim.verifier import leaks
 
@@ -20,34 +21,13 @@ ROUND_RE = re.compile(r"^#### Round (\d+): outcome=(\w+) failed_rule=(\S+) weak_
 EPISODE_RE = re.compile(r"^### Episode (\S+)", re.M)
 MISRANK = 0.10
 
-# cause -> (category, target file, the change, phrased the way a careful analyst would)
-IDEAS = {
-    "generic": ("too_easy", "prompts/challenger.md",
-                "Add a paper-specific self-test: before finalising, the challenger asks whether a strong model "
-                "could answer without reading this paper, and if so picks a detail only this paper states."),
-    "leak": ("too_easy", "prompts/challenger.md",
-             "Forbid context leaks: none of the answer's key facts may appear in the context; check each "
-             "context sentence against the reference answer."),
-    "negatives": ("failed_on_strong", "prompts/challenger.md",
-                  "Use only positive weights, plain JSON integers from 1 to 7 (at most 7), no negative items: "
-                  "negative items misfire on long, correct strong answers."),
-    "weight_format": ("failed_quality_check", "prompts/challenger.md",
-                      "Write every weight as plain JSON integers (no plus signs, never as strings)."),
-    "json": ("parse_error", "prompts/challenger.md",
-             "Ask for only the JSON object: no prose before or after it, no trailing commas."),
-    "verifier_rules": ("failed_quality_check", "prompts/verifier.md",
-                       "Align the verifier's rubric rules with the challenger's: only positive weights, plain "
-                       "JSON integers from 1 to 7 (at most 7), no negative items."),
-    "feedback": ("too_easy", "prompts/refinement.md",
-                 "Use the failure feedback: after TOO EASY failures ask for harder questions about details only "
-                 "this paper states (numbers, ablations, design choices); after FAILED ON STRONG failures pick "
-                 "more central, better-supported content."),
-}
-
-
+CATEGORY = {"generic": "too_easy", "leak": "too_easy", "negatives": "failed_on_strong",
+            "too_hard": "failed_on_strong", "weight_format": "failed_quality_check", "json": "parse_error",
+            "verifier_rules": "failed_quality_check", "feedback": "too_easy", "round_budget": "exhausted"}
 LABELS = {"generic": "paper-specific self-test", "leak": "context-leak rule",
-          "negatives": "positive-only weights capped at 7", "weight_format": "integer weight format",
-          "json": "strict JSON", "verifier_rules": "verifier rubric rules", "feedback": "escalating feedback"}
+          "negatives": "rubric weights and negative items", "too_hard": "question difficulty",
+          "weight_format": "integer weight format", "json": "strict JSON", "verifier_rules": "verifier rubric rules",
+          "feedback": "failure feedback", "round_budget": "round limit"}
 
 
 def rejected_twice(history: str, cause: str) -> bool:
@@ -88,7 +68,7 @@ def classify(outcome: str, block: str) -> str | None:
     if outcome == "too_easy":
         return "leak" if leaks(ex) else "generic"
     if outcome == "failed_on_strong":
-        return "negatives" if any(isinstance(w, int) and w < 0 for w in weights) else "generic"
+        return "negatives" if any(isinstance(w, int) and w < 0 for w in weights) else "too_hard"
     if outcome in ("failed_quality_check", "failed_final_guard"):
         low = (verifier + " " + parse + " " + _field(block, "reason")).lower()
         if "integer" in low or "string" in low:
@@ -101,7 +81,7 @@ def classify(outcome: str, block: str) -> str | None:
     return None
 
 
-def read_rounds(transcripts: str) -> list[tuple[str, int, str, str]]:
+def read_rounds(transcripts: str) -> list[Round]:
     """(paper_id, round, outcome, block) for every round."""
     out = []
     for ep in re.split(r"(?=^### Episode )", transcripts, flags=re.M):
@@ -115,9 +95,38 @@ def read_rounds(transcripts: str) -> list[tuple[str, int, str, str]]:
     return out
 
 
-def feedback_unused(rounds: list[tuple[str, int, str, str]]) -> int:
-    per_paper = Counter(p for p, _, outcome, _ in rounds if outcome == "too_easy")
-    return sum(n - 2 for n in per_paper.values() if n >= 3)
+def feedback_unused(rounds: list[Round]) -> list[Round]:
+    """The too-easy rounds after the second of a paper: the feedback did not move the question."""
+    seen: Counter[str] = Counter()
+    out = []
+    for r in rounds:
+        if r[2] == "too_easy":
+            seen[r[0]] += 1
+            if seen[r[0]] >= 3:
+                out.append(r)
+    return out
+
+
+def exhausted(rounds: list[Round], max_round: int) -> list[Round]:
+    """The last rounds of papers that failed in every round they had (the round budget ran out)."""
+    by_paper: dict[str, list[Round]] = {}
+    for r in rounds:
+        by_paper.setdefault(r[0], []).append(r)
+    return [rs[-1] for rs in by_paper.values()
+            if all(r[2] != "accepted" for r in rs) and len(rs) >= max_round]
+
+
+def causes_of(rounds: list[Round]) -> dict[str, list[Round]]:
+    by_cause: dict[str, list[Round]] = {}
+    for rnd in rounds:
+        cause = classify(rnd[2], rnd[3])
+        if cause:
+            by_cause.setdefault(cause, []).append(rnd)
+    if fb := feedback_unused(rounds):
+        by_cause["feedback"] = fb
+    if (ex := exhausted(rounds, max((i for _, i, _, _ in rounds), default=0))) and len(ex) >= 2:
+        by_cause["round_budget"] = ex
+    return by_cause
 
 
 def diagnose(text: str, seed: int) -> str:
@@ -125,27 +134,25 @@ def diagnose(text: str, seed: int) -> str:
     history = text.split("## History", 1)[-1].split("\n## Harness files", 1)[0]
     rounds = read_rounds(transcripts)
     counts = Counter(outcome for _, _, outcome, _ in rounds)
-    causes: Counter[str] = Counter()
-    evidence = []
-    for paper, idx, outcome, block in rounds:
-        cause = classify(outcome, block)
-        if cause:
-            causes[cause] += 1
-            if len(evidence) < 6 and all(e["paper_id"] != paper for e in evidence):
-                quote = _field(block, "verifier") if cause in ("verifier_rules", "weight_format") else _field(block, "question")
-                evidence.append({"paper_id": paper, "round": idx, "quote": f"[{outcome}] {quote[:160]}"})
-    if feedback_unused(rounds):
-        causes["feedback"] += feedback_unused(rounds)
-    ranked = [c for c, _ in causes.most_common() if not rejected_twice(history, c)]
+    by_cause = causes_of(rounds)
+    ranked = sorted((c for c in by_cause if not rejected_twice(history, c)), key=lambda c: (-len(by_cause[c]), c))
     r = rng("analyzer", seed, transcripts)
     if len(ranked) > 1 and r.random() < MISRANK:
         ranked[0], ranked[1] = ranked[1], ranked[0]
-    total = max(1, sum(causes.values()))
-    hypotheses = [{"category": IDEAS[c][0], "target": IDEAS[c][1], "change": IDEAS[c][2],
-                   "confidence": round(min(0.95, causes[c] / total + 0.1), 2)} for c in ranked[:4]]
     failed = sum(n for o, n in counts.items() if o != "accepted")
+    total = max(1, sum(len(v) for v in by_cause.values()))
+    hypotheses, evidence = [], []
+    for c in ranked[:4]:
+        st = stats_of(by_cause[c])
+        target, change = change_for(c, st, r)
+        hypotheses.append({"category": CATEGORY[c], "target": target,
+                           "change": f"Evidence: {evidence_text(c, st, failed)} Change: {change}",
+                           "confidence": round(min(0.95, len(by_cause[c]) / total + 0.1), 2)})
+        paper, idx, outcome, block = by_cause[c][0]
+        quote = _field(block, "verifier") if c in ("verifier_rules", "weight_format") else _field(block, "question")
+        evidence.append({"paper_id": paper, "round": idx, "quote": f"[{outcome}] {quote[:160]}"})
     top = ranked[0] if ranked else None
-    summary = (f"{failed} of {len(rounds)} rounds failed; the dominant cause is {top} "
-               f"({causes[top]} rounds)." if top else f"{failed} of {len(rounds)} rounds failed; no clear cause.")
+    summary = (f"{failed} of {len(rounds)} rounds failed; the dominant cause is {LABELS[top]} "
+               f"({len(by_cause[top])} rounds)." if top else f"{failed} of {len(rounds)} rounds failed; no clear cause.")
     return json.dumps({"summary": summary, "failure_counts": dict(counts), "evidence": evidence,
                        "hypotheses": hypotheses}, ensure_ascii=False)

@@ -66,7 +66,7 @@ def step(request: LLMRequest) -> tuple[str, list[ToolCall]]:
     diagnosis = _diagnosis(request)
     steps, files = _history(request)
     n = len(request.messages)
-    plan = edits.plan(diagnosis, _disposition(request.seed, diagnosis), files)
+    plan = edits.plan(diagnosis, _disposition(request.seed, diagnosis), files, request.seed)
     writes = [result for name, result in steps if name in ("write_file", "replace_in_file")]
     if any(not w.get("ok") for w in writes):
         err = next(w.get("error", "") for w in writes if not w.get("ok"))

@@ -153,14 +153,17 @@ CAP_PATTERNS = tuple(re.compile(p) for p in (
     r"\b(?:at most|maximum(?: of| is)?|max(?:imum)? weight(?: of| is)?|capped at|cap(?: of| at| them at)?|"
     r"no (?:more|higher|larger|greater|bigger) than|not (?:exceed(?:ing)?|above|over|more than)|up to|"
     r"never (?:above|over|more than|exceeding)|limit(?:ed)? (?:of|to)|ceiling of|≤|<=) \+?(\d{1,2})\b"
-    r"(?!\s?(?:rounds?|items|negative|positive|criteria|%))",
+    r"(?![\-–.]?\d)(?!\s?(?:-|–|to|rounds?|items|negative|positive|criteria|%))",
+    r"\bcap (?:every|each|all|the|all the) (?:weights?|items?|scores?) at \+?(\d{1,2})\b",
     r"\b(\d{1,2}) (?:or (?:less|lower|fewer)|at most|is the (?:maximum|cap|ceiling|highest))\b",
+    r"\b(?:no|none|never) (?:\w+ )?(?:above|over|higher than|greater than|larger than|exceeding) \+?(\d{1,2})\b"
+    r"(?!\s?(?:rounds?|items|negative|positive|criteria|%))",
 ))
 NEG_RANGE = re.compile(r"\b(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2}) negative")
-NEG_COUNT = re.compile(r"\b(?:exactly |only |use |include |add |write |at least )?(\d{1,2}) negative (?:items|criteria|weights)")
+NEG_COUNT = re.compile(r"(?<![\d\-–.])(?<!to )\b(?:exactly |only |use |include |add |write |at least )?(\d{1,2}) negative (?:items|criteria|weights)")
 POS_RANGE = re.compile(r"\b(\d{1,2})\s?(?:-|–|to)\s?(\d{1,2}) positive")
-POS_COUNT = re.compile(r"\b(?:exactly |only |use |about |at most )?(\d{1,2}) positive (?:items|criteria)")
-PER_FACT = re.compile(r"\bone (?:rubric )?(?:item|criterion) (?:per|for each|for every) (?:key )?(?:fact|point|claim)")
+POS_COUNT = re.compile(r"(?<![\d\-–.])(?<!to )\b(?:exactly |only |use |about |at most )?(\d{1,2}) positive (?:items|criteria)")
+PER_FACT = re.compile(r"\b(?:1|a single|an?) (?:rubric )?(?:item|criterion) (?:per|for each|for every) (?:key )?(?:fact|point|claim)")
 ROUNDS = re.compile(r"\b(?:at most|up to|no more than|a maximum of|a limit of|only|within|stop after) (\d{1,2}) rounds")
 QTYPE = re.compile(r"\b(counterfactual|quantitative|comparative|mechanism|mechanistic|causal)\b.{0,30}?\bquestions?")
 

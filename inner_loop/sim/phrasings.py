@@ -29,6 +29,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "self_test": (
         r"(?:whether|if)\b.{0,90}?\b(?:could|can|would|is able to|be able to|is answerable|be answered|answerable)\b.{0,70}?\bwithout\b.{0,25}?\b{DOC}",
         r"\b{WHO}s? (?:who|that) (?:has|have|had)?\s?{NEG} (?:yet |ever )?{READ}\b.{0,25}?{DOC}\b.{0,60}?\b(?:unable|not be able|cannot|can't|could not|couldn't|should not|shouldn't|must not|mustn't|fail|impossible)",
+        r"\b(?:whether|if)\b.{0,40}?\b{WHO}s? (?:who|that) (?:has|have|had)?\s?{NEG} (?:yet |ever )?{READ}\b.{0,25}?{DOC}\b.{0,40}?\b(?:could|can|would|might)\b",
         r"\bonly (?:a |an |the )?{WHO}s? (?:who|that) (?:has|have|had) {READ}\b.{0,25}?{DOC}\b.{0,50}?\b{ANS}",
         r"\b{ANS}\b.{0,50}?\b(?:requires?|needs?|depends? on|impossible without|only possible (?:after|with|by))\b.{0,20}?\b(?:reading|knowledge of|access to|having read) {THIS} {DOC}",
         r"\b(?:not|never|un)[- ]?(?:be )?(?:answerable|guessable|solvable) (?:from|with|by|using) (?:general|background|common|prior|world) knowledge",

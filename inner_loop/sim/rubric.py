@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Callable
 
 from inner_loop.sim.facts import Fact
@@ -11,6 +12,7 @@ from inner_loop.sim.text import content_terms
 
 WRONG_CLAIMS = ("has no measurable effect on the results", "is only used at test time",
                 "replaces the baseline entirely")
+NEEDS_NEGATIVES = re.compile(r"needs (\d+)-(\d+) negative")
 DEFAULT_CAP = 10     # a prompt that states no cap gets weights up to 10
 FLAT_CAP = 7         # at or under this cap the weights are flat
 STRING_WEIGHT = 0.12  # without an integer rule, one weight written as a string ("+8")
@@ -44,8 +46,9 @@ def negative_count(stated: tuple[int, int] | None, fb: Feedback, r: random.Rando
     stated number when the prompt or a quality failure asks for some, else 1-2 out of habit."""
     if stated == (0, 0) or fb.mentions("positive-only"):
         return 0
-    if fb.mentions("needs 3-5 negative"):
-        return r.randint(3, 5)
+    asked = next((m for x in fb.reasons if (m := NEEDS_NEGATIVES.search(x))), None)
+    if asked:  # a quality failure named the range its verifier wants
+        return r.randint(int(asked.group(1)), int(asked.group(2)))
     if stated is not None:
         return r.randint(*stated)
     return r.randint(1, 2)
