@@ -1,0 +1,110 @@
+"""`autodata report RUN --watch`: the live page over real HTTP (reports/watch.py); the browser
+itself drives it in test_report_watch_browser.py."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from evolve.cli import main
+from evolve.reports import KINDS
+from evolve.reports.watch import WatchServer
+from evolve.store import Store
+from test_reports_cli import copy_of_run
+
+
+def _get(url: str, host: str | None = None, timeout: float = 30.0):
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return resp.status, resp.headers, resp.read().decode("utf-8")
+
+
+def _files(run_dir):
+    return {str(p.relative_to(run_dir)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory):
+    """One watched copy of a run; the tests below run in order on it (module scope: a build of
+    the page renders every figure, seconds on 2 cores)."""
+    run = copy_of_run(tmp_path_factory, tmp_path_factory.mktemp("watch") / "rwatch")
+    before = _files(run["run_dir"])
+    with WatchServer(run["run_dir"], interval_s=0.1, hold_s=1.0) as server:
+        yield {"server": server, "run_dir": run["run_dir"], "before": before}
+
+
+def test_the_page_is_the_report_with_a_live_status_line(watched):
+    status, headers, page = _get(watched["server"].url)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert page.count("<svg") == len(KINDS) and "Accepted lineage" in page and "Cost by role" in page
+    assert 'id="live-status"' in page and 'data-version="1"' in page
+    assert "no-store" in headers["Cache-Control"] and "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_version_long_poll_waits_for_a_change_then_times_out(watched):
+    t0 = time.monotonic()
+    _, _, body = _get(watched["server"].url + "version?since=1")
+    assert json.loads(body)["version"] == 1 and time.monotonic() - t0 >= 0.9  # held for hold_s
+    _, _, body = _get(watched["server"].url + "version?since=0")
+    assert json.loads(body)["version"] == 1  # already newer: answered at once
+
+
+def test_a_write_to_the_run_shows_on_the_page(watched):
+    with Store.open(watched["run_dir"]) as store:
+        store.record_candidate(7, "c-live", "seed")
+    watched["before"] = _files(watched["run_dir"])  # the write above was ours, not the watcher's
+    deadline = time.monotonic() + 180  # a rebuild renders every figure: seconds on a busy machine
+    version = 1
+    while version < 2 and time.monotonic() < deadline:
+        version = json.loads(_get(watched["server"].url + "version?since=1")[2])["version"]
+    assert version == 2
+    _, _, page = _get(watched["server"].url)
+    assert "c-live" in page and 'data-version="2"' in page
+
+
+def test_the_watcher_writes_nothing_into_the_run_folder(watched):
+    time.sleep(0.5)  # a few refresh ticks
+    assert _files(watched["run_dir"]) == watched["before"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.2:1"])
+def test_a_foreign_host_header_is_refused(watched, host):
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _get(watched["server"].url, host=host)
+    assert info.value.code == 403
+
+
+def test_only_the_page_and_version_are_served(watched):
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _get(watched["server"].url + "../autodata.duckdb")
+    assert info.value.code == 404
+    req = urllib.request.Request(watched["server"].url, data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 501
+
+
+def test_cli_watch_rejects_an_out_dir_and_report_without_either(watched, capsys, tmp_path):
+    assert main(["report", str(watched["run_dir"]), "--watch", "-o", str(tmp_path)]) == 1
+    assert "drop -o" in capsys.readouterr().err
+    assert main(["report", str(watched["run_dir"])]) == 1
+    assert "--watch" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a fresh process imports matplotlib and renders every figure: ~10-40 s
+def test_cli_watch_serves_until_interrupted(watched):
+    proc = subprocess.Popen([sys.executable, "-m", "evolve.cli", "report", str(watched["run_dir"]),
+                             "--watch", "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "watching run rwatch at http://127.0.0.1:" in line and "read-only" in line
+        url = line.split(" at ")[1].split()[0]
+        assert "c-live" in _get(url)[2]
+    finally:
+        proc.send_signal(2)  # SIGINT = Ctrl-C
+        assert proc.wait(timeout=30) == 0
