@@ -5,7 +5,9 @@ paper (`title`, `paper` = the paper's text cut at PAPER_CHARS — the seed harne
 methods see the same text and a long paper fits a small context —, `feedback` = "" — whichever
 of these the manifest declares), ONE challenger call, the protected `parse_example`, then the weak AND the
 strong solver always (so the solver statistics are comparable with the agentic method), the
-preset's decision, and the final guard. One round, recorded as the same EpisodeRecord.
+preset's decision, and the final guard (which reads the paper). One round, recorded as the same
+EpisodeRecord; the round rules (what a round is, its outcome) are `inner_loop/rounds.py`'s, as in
+the agentic path.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.example import Example
+from inner_loop.guard import PAPER_CHARS
 from inner_loop.harness import Harness, HarnessInvalid, PromptRenderError, load_harness
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
+from inner_loop.rounds import RoundBook, settle, settle_guard
 from inner_loop.runner import base_record
 from inner_loop.steps import (
     EpisodeClient, evaluate_with_retry, guard_with_retry, parse_example_arg,
 )
 
 CONFINEMENT = "none needed: the CoT baseline runs no harness code (protected runtime only)"
-PAPER_CHARS = 60_000  # harness/tools.py cuts the paper for its challenger and verifier here too
+# PAPER_CHARS (guard.py): harness/tools.py cuts the paper for its challenger and verifier there too
 
 
 def challenger_prompt(harness: Harness, paper: Paper) -> str:
@@ -39,35 +43,33 @@ def challenger_prompt(harness: Harness, paper: Paper) -> str:
     return harness.render("challenger", **{k: v for k, v in values.items() if k in declared})
 
 
-def _judge_example(rnd: RoundRecord, example: Example, *, client: Any, config: Config,
-                   thresholds: Any) -> None:
+def _judge_example(rnd: RoundRecord, example: Example, paper: Paper, *, client: Any,
+                   config: Config, thresholds: Any) -> None:
     """Weak and strong always, then the preset's decision and the final guard."""
-    rnd.example = example
-    rnd.weak, infra = evaluate_with_retry(example, "weak", client=client, config=config,
-                                          thresholds=thresholds, tag="weak")
-    if rnd.weak is not None:
-        rnd.strong, infra = evaluate_with_retry(example, "strong", client=client, config=config,
-                                                thresholds=thresholds, weak_eval=rnd.weak,
-                                                tag="strong")
-    if rnd.weak is None or rnd.strong is None:
+    weak, infra = evaluate_with_retry(example, "weak", client=client, config=config,
+                                      thresholds=thresholds, tag="weak")
+    strong = None
+    if weak is not None:
+        strong, infra = evaluate_with_retry(example, "strong", client=client, config=config,
+                                            thresholds=thresholds, weak_eval=weak, tag="strong")
+    if weak is None or strong is None:
+        rnd.example, rnd.weak, rnd.strong = example, weak, strong
         rnd.outcome, rnd.reason = "infrastructure", infra
         return
-    if not rnd.weak.passed or not rnd.strong.passed:
-        rnd.outcome = "too_easy" if not rnd.weak.passed else "failed_on_strong"
-        decisive = rnd.weak if not rnd.weak.passed else rnd.strong
-        rnd.failed_rule, rnd.reason = decisive.failed_rule, decisive.detail or None
+    settle(rnd, example, weak, strong)
+    if rnd.outcome != "abandoned":  # too easy, or failed on strong
         return
-    guard, infra = guard_with_retry(example, client=client, config=config)
+    guard, infra = guard_with_retry(example, paper, client=client, config=config)
     if guard is None:
         rnd.outcome, rnd.reason = "infrastructure", infra
-    elif not guard.passed:
-        rnd.outcome, rnd.guard_problems = "failed_final_guard", list(guard.problems)
     else:
-        rnd.outcome = "accepted"
+        settle_guard(rnd, guard)
 
 
-def _one_round(harness: Harness, paper: Paper, rnd: RoundRecord, transcript: list, *,
+def _one_round(harness: Harness, paper: Paper, book: RoundBook, transcript: list, *,
                client: EpisodeClient, config: Config, thresholds: Any) -> None:
+    rnd = book.open_challenger()
+    assert rnd is not None  # a fresh book of one round
     prompt = challenger_prompt(harness, paper)
     messages = [{"role": "user", "content": prompt}]
     try:
@@ -84,7 +86,10 @@ def _one_round(harness: Harness, paper: Paper, rnd: RoundRecord, transcript: lis
     if example is None:
         rnd.outcome, rnd.parse_error, rnd.reason = "parse_error", error, error
         return
-    _judge_example(rnd, example, client=client, config=config, thresholds=thresholds)
+    book.propose(rnd, example)
+    slot = book.claim(example)
+    assert slot is not None and slot.round is rnd  # the challenger's round holds its example
+    _judge_example(rnd, example, paper, client=client, config=config, thresholds=thresholds)
 
 
 def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config,
@@ -101,10 +106,10 @@ def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: 
                              error=f"harness invalid: {exc}", confinement=CONFINEMENT)
     base["harness_version"] = harness_version or harness.digest
     eclient = EpisodeClient(client, tag or f"cot:{paper.id}")
-    rnd, transcript = RoundRecord(index=1), []
+    book, transcript = RoundBook(max_rounds=1), []
     status, error = "exhausted", None
     try:
-        _one_round(harness, paper, rnd, transcript, client=eclient, config=config,
+        _one_round(harness, paper, book, transcript, client=eclient, config=config,
                    thresholds=thresholds_for(config)[1])
     except PromptRenderError as exc:
         status, error = "harness_error", f"challenger prompt: {exc}"
@@ -113,6 +118,7 @@ def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: 
     except Exception as exc:  # noqa: BLE001 — the episode boundary: a runtime bug is recorded
         status, error = "runtime_error", f"{type(exc).__name__}: {exc}\n" \
                                          f"{traceback.format_exc()[-4000:]}"
+    rnd = book.rounds[0] if book.rounds else RoundRecord(index=1)
     accepted = rnd.outcome == "accepted"
     rounds = [rnd] if rnd.challenger_raw is not None or rnd.outcome != "abandoned" else []
     return EpisodeRecord(

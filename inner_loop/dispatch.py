@@ -1,16 +1,21 @@
 """The parent's side of the sandbox RPC: every request of one episode, answered and recorded.
 
-`Dispatcher` is the only place that decides an episode's outcome, from its own records:
+`Dispatcher` is the only place that decides an episode's outcome, from its own records; what a
+round is and what counts lives in `inner_loop/rounds.py` (shared with the CoT baseline):
 - `llm`: harness roles only (orchestrator, challenger, verifier). Each challenger call starts a
-  new round (refused beyond `max_rounds`); its reply is parsed with the protected `parse_example`
-  and the example or the parse error is recorded on the round. A verifier call attaches its
-  verdict (JSON `verdict`, else the first PASS/FAIL word) and feedback to the current round.
-- `evaluate(example, "weak")`: invalid example → `failed_quality_check`; otherwise the protected
-  solvers and judge. `evaluate(example, "strong")` is refused unless this exact example
-  (`Example.example_id()`) passed the weak check in this episode. An evaluation is run once per
-  example and solver: asking again returns the recorded result (no fishing for lucky samples).
-- `submit(example)`: accepted only if the records show weak and strong passed for this exact
-  example and the final guard passes; then the episode ends.
+  new round (refused once `max_rounds` rounds exist); its reply is parsed with the protected
+  `parse_example` and the example or the parse error is recorded on the round. A verifier call
+  attaches its verdict (JSON `verdict`, else the first PASS/FAIL word) and feedback to the
+  current round.
+- `evaluate(example, "weak")`: invalid example -> `failed_quality_check`; otherwise the protected
+  solvers and judge. Each evaluation of a new example is a round: it fills the challenger round
+  that proposed it, or the latest round if that holds no evaluation, else it opens a new round
+  (refused beyond `max_rounds`). A near-duplicate of an evaluated example (`rounds.example_key`)
+  gets the recorded result back: no fishing for lucky samples. `evaluate(example, "strong")` is
+  refused unless this example passed the weak check in this episode.
+- `submit(example)`: accepted only if the records show weak and strong passed for this example
+  (the one first evaluated, for a near-duplicate) and the final guard, which reads the paper,
+  passes; then the episode ends.
 Infrastructure failures are retried once more, then recorded as `infrastructure`, never as a
 quality verdict. BudgetExceeded propagates (the runner ends the episode with status `budget`).
 """
@@ -26,11 +31,11 @@ from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
-from inner_loop.guard import GuardResult
 from inner_loop.llm.types import FatalLLMError, Message, RequestRejected, ToolSpec
 from inner_loop.parsing import ParseFailure, extract_json_object
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
+from inner_loop.rounds import RoundBook, Slot, finalise, settle, settle_guard
 from inner_loop.steps import EpisodeClient, evaluate_with_retry, guard_with_retry, \
     parse_example_arg
 
@@ -117,11 +122,8 @@ class Dispatcher:
         self.paper, self.config, self.client = paper, config, client
         self.preset, self.thresholds = thresholds_for(config)
         self.max_rounds = config.inner_loop.max_rounds
-        self.rounds: list[RoundRecord] = []
-        self.weak: dict[str, SolverEval] = {}  # example_id → its (only) weak evaluation
-        self.strong: dict[str, SolverEval] = {}
-        self.guards: dict[str, GuardResult] = {}
-        self.round_of_id: dict[str, RoundRecord] = {}  # example_id → the round it belongs to
+        self.book = RoundBook(self.max_rounds)
+        self.rounds = self.book.rounds  # the same list: every round of this episode
         self.transcript: list[dict[str, Any]] = []
         self.confinement = ""
         self.status: str | None = None
@@ -198,11 +200,9 @@ class Dispatcher:
             return self._note(entry, {"error": f"bad request: {str(exc).splitlines()[0]}"})
         rnd = None
         if role == "challenger":
-            if len(self.rounds) >= self.max_rounds:
-                return self._note(entry, {"error": f"round budget spent: max_rounds="
-                                                   f"{self.max_rounds} challenger calls"})
-            rnd = RoundRecord(index=len(self.rounds) + 1)
-            self.rounds.append(rnd)
+            rnd = self.book.open_challenger()
+            if rnd is None:
+                return self._note(entry, {"error": self.book.budget_error()})
         entry.update(self._message_delta(role, messages))
         if tools:
             entry["tools"] = [t.name for t in tools]
@@ -243,7 +243,7 @@ class Dispatcher:
         example, error = parse_example_arg(content or "")
         rnd.example, rnd.parse_error = example, error
         if example is not None:
-            self.round_of_id.setdefault(example.example_id(), rnd)
+            self.book.propose(rnd, example)
 
     # --- evaluation and submission ---------------------------------------------------------
     def _evaluate(self, args: dict[str, Any]) -> Any:
@@ -251,99 +251,75 @@ class Dispatcher:
         entry: dict[str, Any] = {"op": "evaluate", "solver": solver}
         if solver not in ("weak", "strong"):
             return self._note(entry, {"ok": False, "error": "solver must be 'weak' or 'strong'"})
-        if not self.rounds:
-            return self._note(entry, {"ok": False, "error": "no round yet: call the challenger"})
         example, error = parse_example_arg(args.get("example"))
         if example is None:
-            rnd = self.rounds[-1]
-            rnd.outcome, rnd.reason = "failed_quality_check", f"invalid example: {error}"
+            rnd = self.book.open_round()
+            if rnd is not None:
+                rnd.outcome, rnd.reason = "failed_quality_check", f"invalid example: {error}"
             return self._note(entry, {"ok": False, "error": f"invalid example: {error}"})
-        eid = example.example_id()
-        entry["example_id"] = eid
-        rnd = self.round_of_id.setdefault(eid, self.rounds[-1])
-        entry["round"] = rnd.index
-        if solver == "strong" and not (eid in self.weak and self.weak[eid].passed):
+        entry["example_id"] = example.example_id()
+        slot = self.book.slot(example)
+        if solver == "strong" and not (slot and slot.weak and slot.weak.passed):
             return self._note(entry, {"ok": False,
                                       "error": "weak check not passed for this example"})
-        done = self.weak if solver == "weak" else self.strong
-        if eid in done:  # evaluated once per example: no fishing for lucky samples
-            return self._note({**entry, "repeat": True}, eval_reply(done[eid], example))
+        if slot is None:
+            slot = self.book.claim(example)
+            if slot is None:
+                return self._note(entry, {"ok": False, "error": self.book.budget_error()})
+        entry["round"] = slot.round.index
+        done = slot.weak if solver == "weak" else slot.strong
+        if done is not None:  # evaluated once per example: no fishing for lucky samples
+            return self._note({**entry, "repeat": True}, eval_reply(done, slot.example))
+        return self._note(entry, self._run_evaluation(slot, solver))
+
+    def _run_evaluation(self, slot: Slot, solver: str) -> dict[str, Any]:
+        example, rnd = slot.example, slot.round
         ev, infra = evaluate_with_retry(
             example, solver, client=self.client, config=self.config,
-            thresholds=self.thresholds, weak_eval=self.weak.get(eid) if solver == "strong"
-            else None, tag=f"{solver}:{eid}")
+            thresholds=self.thresholds, weak_eval=slot.weak if solver == "strong" else None,
+            tag=f"{solver}:{example.example_id()}")
         if ev is None:
             rnd.outcome, rnd.reason = "infrastructure", infra
             self.infra_error = self.infra_error or infra
-            return self._note(entry, {"ok": False, "error": infra})
-        done[eid] = ev
-        self._on_eval(rnd, example, ev)
-        return self._note(entry, eval_reply(ev, example))
-
-    @staticmethod
-    def _on_eval(rnd: RoundRecord, example: Example, ev: SolverEval) -> None:
-        if ev.solver == "weak":
-            rnd.example, rnd.weak, rnd.strong = example, ev, None
-            rnd.outcome = "abandoned" if ev.passed else "too_easy"
+            return {"ok": False, "error": infra}
+        if solver == "weak":
+            slot.weak = ev
+            settle(rnd, example, ev)
         else:
-            rnd.strong = ev
-            rnd.outcome = "abandoned" if ev.passed else "failed_on_strong"
-        rnd.failed_rule, rnd.reason = ev.failed_rule, ev.detail or None
+            slot.strong = ev
+            settle(rnd, example, slot.weak, ev)  # type: ignore[arg-type]
+        return eval_reply(ev, example)
 
     def _submit(self, args: dict[str, Any]) -> Any:
         entry: dict[str, Any] = {"op": "submit"}
         example, error = parse_example_arg(args.get("example"))
         if example is None:
             return self._note(entry, {"accepted": False, "reason": f"invalid example: {error}"})
-        eid = example.example_id()
-        entry["example_id"] = eid
-        weak, strong = self.weak.get(eid), self.strong.get(eid)
-        if not (weak and weak.passed and strong and strong.passed):
+        entry["example_id"] = example.example_id()
+        slot = self.book.slot(example)
+        if not (slot and slot.weak and slot.weak.passed and slot.strong and slot.strong.passed):
             return self._note(entry, {"accepted": False, "reason": "the runtime has no passing "
-                                      "weak and strong evaluation of this exact example"})
-        rnd = self.round_of_id[eid]
-        guard = self.guards.get(eid)
-        if guard is None:
-            guard, infra = guard_with_retry(example, client=self.client, config=self.config)
-            if guard is None:
+                                      "weak and strong evaluation of this example"})
+        rnd = slot.round
+        if slot.guard is None:
+            slot.guard, infra = guard_with_retry(slot.example, self.paper, client=self.client,
+                                                 config=self.config)
+            if slot.guard is None:
                 rnd.outcome, rnd.reason = "infrastructure", infra
                 self.infra_error = self.infra_error or infra
                 return self._note(entry, {"accepted": False, "reason": infra})
-            self.guards[eid] = guard
-        if not guard.passed:
-            rnd.outcome, rnd.guard_problems = "failed_final_guard", list(guard.problems)
+        settle(rnd, slot.example, slot.weak, slot.strong)
+        if not settle_guard(rnd, slot.guard):
             return self._note(entry, {"accepted": False,
-                                      "reason": "final guard: " + "; ".join(guard.problems)})
-        rnd.example, rnd.weak, rnd.strong, rnd.outcome = example, weak, strong, "accepted"
-        rnd.failed_rule, rnd.reason, rnd.guard_problems = None, None, []
-        self.accepted = (example, rnd.index)
+                                      "reason": "final guard: " + "; ".join(slot.guard.problems)})
+        self.accepted = (slot.example, rnd.index)
         self.end("accepted", None)
         raise EpisodeEnd(self._note(entry, {"accepted": True}))
 
     # --- the record ------------------------------------------------------------------------
-    def _finalise_rounds(self) -> None:
-        for rnd in self.rounds:
-            if rnd.outcome != "abandoned":
-                continue
-            if rnd.weak is not None:
-                rnd.reason = ("weak check passed; the strong solver was never run"
-                              if rnd.strong is None else "passed; never submitted")
-            elif rnd.verifier_verdict == "FAIL":
-                rnd.outcome = "failed_quality_check"
-                feedback = " ".join((rnd.verifier_feedback or "FAIL").split())
-                rnd.reason = "verifier: " + feedback[:300]
-            elif rnd.parse_error:
-                rnd.outcome, rnd.reason = "parse_error", rnd.parse_error
-            elif rnd.verifier_feedback is not None and rnd.verifier_verdict is None:
-                reply = " ".join(rnd.verifier_feedback.split())[:200] or "(empty)"
-                rnd.reason = ("the example parsed but was never evaluated; the verifier's reply "
-                              f"held no PASS/FAIL verdict: {reply}")
-            else:
-                rnd.reason = "the example parsed but was never evaluated"
-
     def record(self, base: dict[str, Any]) -> EpisodeRecord:
         """The EpisodeRecord of everything served so far (`base`: paper, method, preset...)."""
-        self._finalise_rounds()
+        finalise(self.rounds)
         # not accepted after a model call failed beyond its retries: unknowable, never a quality
         # verdict (status `infrastructure`: no evaluation; the run stops, resume runs it again)
         unfinished = "infrastructure" if self.infra_error else "exhausted"

@@ -1,14 +1,22 @@
 """The final guard (protected): the last filter on an accepted example (paper §2, step 7).
 
-Three stages, in order; the first that finds problems decides, later ones are skipped:
-1. `structural_problems`: rubric size and weights, duplicates, empty fields, skills count.
-2. `solver_instruction_problems`: the question must not instruct the solver how to answer. The
-   paper's known reward hack was a harness telling the weak solver to "be weak"; a question that
-   asks for a short, unexplained or role-played answer games the weak/strong gap the same way.
-   The lexicon below is the documented list of such phrasings (case-insensitive regexes).
-3. A protected verifier pass (role `verifier`, prompt `final_verifier.md`), JSON verdict
-   `{"verdict": "PASS"|"FAIL", "problems": [...]}`. An unparseable reply is re-asked; when none
-   parses, or the call fails, InfrastructureError is raised: an outage is never a FAIL.
+It judges the example, never the harness's word about it. Three stages, in order; the first that
+finds problems decides, later ones are skipped:
+1. `structural_problems`: rubric size and weights, duplicates, empty fields, skills count, and
+   `style_problems`: every criterion checks content, not style or format (the documented
+   STYLE_CRITERION_LEXICON: "reasons step by step", "uses bullet points", "is concise", "is well
+   organised", length limits). A style item is met by the strong solver's habits, not by
+   knowing the paper, so it buys a weak/strong gap without better data.
+2. `solver_instruction_problems` on the context AND the question: neither may instruct the
+   solver how to answer (solvers read both). The paper's known reward hack was a harness telling
+   the weak solver to "be weak"; asking for a short, unexplained or role-played answer games the
+   weak/strong gap the same way. SOLVER_INSTRUCTION_LEXICON lists such phrasings.
+3. A protected verifier pass (role `verifier`, prompt `final_verifier.md`) that reads the paper
+   (cut at PAPER_CHARS) and checks its four points: no leak, reasoning grounded in this paper
+   (the reference answer too), every positive criterion grounded and about content, no solver
+   instructions. JSON verdict `{"verdict": "PASS"|"FAIL", "problems": [...]}`. An unparseable
+   reply is re-asked; when none parses, or the call fails, InfrastructureError is raised: an
+   outage is never a FAIL.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from pydantic import BaseModel, ConfigDict
 from inner_loop.config import Config
 from inner_loop.evaluation import ask_json
 from inner_loop.example import Example
+from inner_loop.papers import Paper
 from inner_loop.parsing import parse_verifier_reply
 from inner_loop.prompting import final_verifier_messages
 
 MIN_RUBRIC_ITEMS = 3
 MAX_RUBRIC_ITEMS = 20
 MIN_SKILLS, MAX_SKILLS = 1, 5
+PAPER_CHARS = 60_000  # the paper as the verifier reads it (the seed harness's cut, cot.py's too)
 
 _N = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a single|a few)"
 _UNITS = r"(?:words?|sentences?|lines?|tokens?|characters?|paragraphs?|bullet points?)"
@@ -62,6 +72,29 @@ SOLVER_INSTRUCTION_LEXICON: dict[str, str] = {
                             rf"|\blimit\s+your\s+(?:answer|response|reply)\b",
 }
 _COMPILED = {name: re.compile(rx, re.IGNORECASE) for name, rx in SOLVER_INSTRUCTION_LEXICON.items()}
+
+# name -> regex of a rubric criterion that grades the answer's style or form, not its content
+STYLE_CRITERION_LEXICON: dict[str, str] = {
+    "reasons step by step": r"\bstep[-\s]+by[-\s]+step\b|\bstepwise\b",
+    "shows its reasoning": r"\bshows?\s+(?:its|their|the|all)\s+(?:own\s+)?(?:work|working|"
+                           r"reasoning|steps)\b|\b(?:chain|line)\s+of\s+(?:thought|reasoning)\b",
+    "uses bullet points": r"\b(?:bullet(?:ed)?[-\s]*(?:points?|lists?)|numbered\s+lists?|"
+                          r"markdown|headings|bold(?:face)?\s+text)\b",
+    "is concise": r"\b(?:is|are|be|stays?|remains?|kept)\s+(?:very\s+|suitably\s+)?"
+                  r"(?:concise|brief|succinct|short|terse)\b|\b(?:answers?|responds?|written|"
+                  r"writes?|stated?)\s+(?:very\s+)?(?:concisely|briefly|succinctly|tersely)\b"
+                  r"|\bconcise(?:ness)?\b",
+    "is well organised": r"\bwell[-\s]+(?:organi[sz]ed|structured|written|formatted|presented|"
+                         r"argued|reasoned)\b|\b(?:is|are)\s+(?:clearly\s+)?(?:organi[sz]ed|"
+                         r"structured|formatted|readable|coherent|fluent|polished)\b"
+                         r"|\b(?:clear|logical|coherent)\s+(?:structure|organi[sz]ation|flow|"
+                         r"presentation|style|tone)\b",
+    "length of the answer": rf"\b(?:in|under|within|at\s+most|no\s+more\s+than|fewer\s+than|"
+                            rf"less\s+than|at\s+least)\s+{_N}\s+{_UNITS}\b",
+    "tone or confidence": r"\b(?:confident|polite|professional|formal|friendly|neutral)\s+"
+                          r"(?:tone|manner|style|voice)\b",
+}
+_STYLE = {name: re.compile(rx, re.IGNORECASE) for name, rx in STYLE_CRITERION_LEXICON.items()}
 
 
 VERIFIER_SCHEMA: dict[str, Any] = {
@@ -115,25 +148,42 @@ def structural_problems(example: Example) -> list[str]:
     return problems
 
 
-def solver_instruction_problems(question: str) -> list[str]:
-    """One problem per lexicon entry the question matches, quoting the matched text."""
+def style_problems(example: Example) -> list[str]:
+    """One problem per rubric item that grades style or form (first matching lexicon entry)."""
     problems = []
-    for name, pattern in _COMPILED.items():
-        match = pattern.search(question)
-        if match:
-            problems.append(f"question instructs the solver ({name}): {match.group(0)!r}")
+    for i, item in enumerate(example.rubric, start=1):
+        for name, pattern in _STYLE.items():
+            match = pattern.search(item.criterion)
+            if match:
+                problems.append(f"rubric item {i} checks style, not content ({name}): "
+                                f"{match.group(0)!r}")
+                break
     return problems
 
 
-def final_guard(example: Example, *, client: Any, config: Config, tag: str = "") -> GuardResult:
-    """Structural rules, then the solver-instruction lexicon, then the protected verifier."""
+def solver_instruction_problems(text: str, where: str = "question") -> list[str]:
+    """One problem per lexicon entry `text` (the `where` field) matches, quoting the match."""
+    problems = []
+    for name, pattern in _COMPILED.items():
+        match = pattern.search(text)
+        if match:
+            problems.append(f"{where} instructs the solver ({name}): {match.group(0)!r}")
+    return problems
+
+
+def final_guard(example: Example, paper: Paper, *, client: Any, config: Config,
+                tag: str = "") -> GuardResult:
+    """Structural and style rules, then the solver-instruction lexicon on the context and the
+    question, then the protected verifier, which reads `paper`."""
     del config  # the verifier's endpoint and sampling come from the client's config
-    problems = structural_problems(example) + solver_instruction_problems(example.question)
+    problems = (structural_problems(example) + style_problems(example)
+                + solver_instruction_problems(example.context, "context")
+                + solver_instruction_problems(example.question, "question"))
     if problems:
         return GuardResult(passed=False, problems=problems)
+    messages = final_verifier_messages(example, paper.full_text[:PAPER_CHARS])
     reply, raw, attempts = ask_json(
-        client, "verifier", final_verifier_messages(example), parse_verifier_reply,
-        tag=tag, json_schema=VERIFIER_SCHEMA,
+        client, "verifier", messages, parse_verifier_reply, tag=tag, json_schema=VERIFIER_SCHEMA,
     )
     found = [f"verifier: {p}" for p in reply.problems if p.strip()]
     if reply.verdict == "FAIL" and not found:

@@ -25,7 +25,7 @@ PROMPT_VARIABLES: dict[str, frozenset[str]] = {
     "solver_system": frozenset(),
     "solver_user": frozenset({"context", "question"}),
     "judge": frozenset({"rubric", "question", "answer"}),
-    "final_verifier": frozenset({"context", "question", "reference_answer", "rubric"}),
+    "final_verifier": frozenset({"context", "question", "reference_answer", "rubric", "paper"}),
 }
 
 
@@ -95,10 +95,11 @@ def judge_messages(rubric: list[RubricItem], question: str, answer: str) -> list
     return [Message(role="user", content=text)]
 
 
-def final_verifier_messages(example: Example) -> list[Message]:
-    """The protected final verifier's conversation: the whole example."""
+def final_verifier_messages(example: Example, paper: str) -> list[Message]:
+    """The protected final verifier's conversation: the whole example and the paper's text."""
     text = render(
         "final_verifier",
+        paper=paper,
         context=example.context,
         question=example.question,
         reference_answer=example.reference_answer,

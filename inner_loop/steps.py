@@ -18,6 +18,7 @@ from inner_loop.example import Example
 from inner_loop.guard import GuardResult, final_guard
 from inner_loop.llm import slots
 from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse
+from inner_loop.papers import Paper
 from inner_loop.parsing import ParseFailure, parse_example
 
 INFRA_ATTEMPTS = 2  # an infrastructure failure is retried once more, then recorded
@@ -88,13 +89,14 @@ def evaluate_with_retry(example: Example, solver: str, *, client: Any, config: C
     return None, f"infrastructure: {last}"
 
 
-def guard_with_retry(example: Example, *, client: Any, config: Config,
+def guard_with_retry(example: Example, paper: Paper, *, client: Any, config: Config,
                      tag: str = "final_guard") -> tuple[GuardResult | None, str | None]:
-    """(GuardResult, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
+    """(GuardResult, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures; the
+    guard's verifier reads `paper` (grounding)."""
     last = ""
     for _ in range(INFRA_ATTEMPTS):
         try:
-            return final_guard(example, client=client, config=config, tag=tag), None
+            return final_guard(example, paper, client=client, config=config, tag=tag), None
         except (InfrastructureError, FatalLLMError) as exc:
             last = str(exc)
     return None, f"infrastructure: {last}"

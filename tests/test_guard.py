@@ -13,6 +13,15 @@ from inner_loop.guard import (
     structural_problems,
 )
 from inner_loop.llm.client import LLMClient
+from inner_loop.papers import Paper, Section
+
+PAPER = Paper(
+    id="guard-paper", title="Block-sparse attention for long documents",
+    abstract="The paper proposes block-sparse attention for long documents.",
+    sections=[Section(heading="Method", text=(
+        "Larger blocks skip more fine-grained tokens, so rare facts are missed. "
+        "Skipped tokens explain the missed rare facts on the retrieval benchmark."))],
+)
 
 
 def make_example(**over) -> Example:
@@ -169,7 +178,7 @@ def test_clean_question_is_not_flagged(question):
 
 def test_structural_problem_fails_the_guard_without_calling_the_verifier():
     calls = Calls()
-    result = final_guard(make_example(rubric=items(2)), client=LLMClient(Config(), recorder=calls),
+    result = final_guard(make_example(rubric=items(2)), PAPER, client=LLMClient(Config(), recorder=calls),
                          config=Config())
     assert not result.passed and result.problems == ["rubric has 2 items; needs 3..20"]
     assert result.verifier_verdict is None and calls.of("verifier") == []
@@ -178,7 +187,7 @@ def test_structural_problem_fails_the_guard_without_calling_the_verifier():
 def test_solver_instruction_fails_the_guard_without_calling_the_verifier():
     calls = Calls()
     ex = make_example(question="Why does recall drop with larger blocks? Answer briefly.")
-    result = final_guard(ex, client=LLMClient(Config(), recorder=calls), config=Config())
+    result = final_guard(ex, PAPER, client=LLMClient(Config(), recorder=calls), config=Config())
     assert not result.passed and "(answer briefly)" in result.problems[0]
     assert calls.of("verifier") == []
 
@@ -186,7 +195,7 @@ def test_solver_instruction_fails_the_guard_without_calling_the_verifier():
 def test_clean_example_is_judged_by_the_protected_verifier():
     calls = Calls()
     ex = make_example()
-    result = final_guard(ex, client=LLMClient(Config(), recorder=calls), config=Config(), tag="g")
+    result = final_guard(ex, PAPER, client=LLMClient(Config(), recorder=calls), config=Config(), tag="g")
     (record,) = calls.of("verifier")
     text = record.messages[0]["content"]
     assert ex.reference_answer in text and ex.context in text
@@ -201,5 +210,5 @@ def test_unparseable_verifier_is_an_infrastructure_error_not_a_fail():
     cfg = load_config(overrides=["roles.verifier.model=sim-weak_solver"])  # answers in prose
     calls = Calls()
     with pytest.raises(InfrastructureError, match="no parseable reply in 4 attempts"):
-        final_guard(make_example(), client=LLMClient(cfg, recorder=calls), config=cfg)
+        final_guard(make_example(), PAPER, client=LLMClient(cfg, recorder=calls), config=cfg)
     assert [r.sample_index for r in calls.of("verifier")] == [0, 101, 102, 103]

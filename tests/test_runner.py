@@ -63,11 +63,11 @@ def test_strong_is_refused_before_weak(papers: list[Paper]) -> None:
     assert "strong_solver" not in d.client.usage
 
 
-def test_evaluate_before_any_round_is_refused(papers: list[Paper]) -> None:
+def test_invalid_example_before_any_round_spends_nothing(papers: list[Paper]) -> None:
     d = _dispatcher(papers[0])
     reply = _call(d, "evaluate", example={"question": "x"}, solver="weak")
-    assert reply["ok"] is False and "challenger" in reply["error"]
-    assert d.client.usage == {}
+    assert reply["ok"] is False and reply["error"].startswith("invalid example")
+    assert d.client.usage == {} and d.rounds == []
 
 
 def test_round_budget_is_enforced(papers: list[Paper]) -> None:
@@ -75,7 +75,8 @@ def test_round_budget_is_enforced(papers: list[Paper]) -> None:
     _challenge(d, papers[0])
     _challenge(d, papers[0])
     reply = _challenge(d, papers[0])
-    assert reply == {"error": "round budget spent: max_rounds=2 challenger calls"}
+    assert reply == {"error": "round budget spent: max_rounds=2 (each challenger call and each "
+                              "evaluation of a new example is a round)"}
     assert len(d.rounds) == 2
     assert d.client.usage["challenger"].calls == 2
 
