@@ -59,7 +59,8 @@ def test_trajectory_is_readable_at_column_width_and_says_simulated(data):
     texts = [t for t in fig.findobj(Text) if t.get_text().strip()]
     assert texts and min(t.get_fontsize() for t in texts) >= 8
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["best accepted so far", "accepted", "rejected", "invalid (not scored)"]
+    assert labels == ["best accepted so far (pooled tally)", "accepted", "rejected",
+                      "invalid (not scored)"]
 
 
 def test_several_runs_overlay_with_a_legend_entry_each(run, data, tmp_path):
@@ -70,15 +71,26 @@ def test_several_runs_overlay_with_a_legend_entry_each(run, data, tmp_path):
     assert len([line for line in fig.axes[0].get_lines() if line.get_drawstyle() == "steps-post"]) == 2
 
 
-def test_failures_stack_failed_rounds_per_iteration_by_outcome(data):
-    ax = figure([data], "failures").axes[0]
+def bar_totals(ax):
     totals = {}
     for bar in ax.patches:
         x = round(bar.get_x() + bar.get_width() / 2)
         totals[x] = totals.get(x, 0) + bar.get_height()
+    return totals
+
+
+def test_failures_stack_failed_rounds_per_iteration_by_outcome(data):
+    ax = figure([data], "failures", counts=True).axes[0]
     # each episode has a too_easy round; each unaccepted one also a failed_on_strong round
-    assert totals == {0: 3 + 2, 1: 6 + 3, 2: 3 + 2}
+    assert bar_totals(ax) == {0: 3 + 2, 1: 6 + 3, 2: 3 + 2}
     assert ax.get_ylabel() == "failed rounds" and ax.get_xlabel() == "iteration"
+
+
+def test_failures_are_shares_of_the_rounds_evaluated_that_iteration_by_default(data):
+    ax = figure([data], "failures").axes[0]
+    # 2 rounds per episode (too_easy, then accepted or failed_on_strong): 3, 6, 3 episodes
+    assert bar_totals(ax) == pytest.approx({0: 100 * 5 / 6, 1: 100 * 9 / 12, 2: 100 * 5 / 6})
+    assert ax.get_ylabel() == "% of the iteration's rounds"
 
 
 def test_cost_is_cumulative_usd_by_role_and_tokens_when_every_price_is_zero(data):
@@ -88,7 +100,11 @@ def test_cost_is_cumulative_usd_by_role_and_tokens_when_every_price_is_zero(data
     assert ax.get_ylabel() == "cumulative spend (USD)" and "(min)" in ax.get_xlabel()
     free = {**data, "calls": [{**c, "cost_usd": 0.0} for c in data["calls"]]}
     ax = figure([free], "cost").axes[0]
-    assert ax.get_ylabel() == "cumulative tokens (thousands)" and "tokens shown" in ax.get_title()
+    assert ax.get_ylabel() == "cumulative tokens" and "tokens shown" in ax.get_title()
+    many = {**free, "calls": [{**c, "tokens": c["tokens"] * 10_000} for c in free["calls"]]}
+    ax = figure([many], "cost").axes[0]  # the unit follows the total: numbers stay short
+    assert ax.get_ylabel() == "cumulative tokens (millions)"
+    assert max(max(line.get_ydata()) for line in ax.get_lines()) < 1000
 
 
 @pytest.mark.parametrize("kind", ["trajectory", "failures", "cost"])
@@ -112,7 +128,12 @@ def test_report_is_one_self_contained_page_with_figures_lineage_edits_and_config
     assert main(["report", str(run["run_dir"]), "-o", str(tmp_path / "rep")]) == 0
     page = (tmp_path / "rep" / "index.html").read_text()
     assert capsys.readouterr().out.strip() == str(tmp_path / "rep" / "index.html")
-    assert page.count("<svg") == 3 and not re.search(r'(src|href)="(https?:)?//', page)
+    assert page.count("<svg") == 4 and not re.search(r'(src|href)="(https?:)?//', page)
+    assert "candidate tree" in page  # the lineage figure
+    assert "<b>files changed</b>: prompts/" in page  # every path the accepted diff changes
+    assert page.index("<details>") < page.index("&quot;min_gap&quot;") < page.index("</details>")
+    assert "validation pass rate at decision" in page and "pooled tally" in page
+    assert "No final re-evaluation recorded" in page
     assert "SIMULATED" in page and run["c1_sha"][:10] in page
     assert '<span class="add">+Ask about one concrete mechanism.</span>' in page  # c1's diff
     assert "weak solver answers too well" in page  # the diagnosis that led to it

@@ -5,4 +5,4 @@ Nothing here writes to a run folder: every database access goes through
 access only reads the harness repo."""
 
 # The figure kinds of `autodata plot`; here so the CLI can list them without importing matplotlib.
-KINDS = ("trajectory", "failures", "cost")
+KINDS = ("trajectory", "failures", "cost", "lineage")

@@ -54,6 +54,10 @@ class RunOverview(BaseModel):
     spend_usd: float
     llm_calls: int
     source: str | None  # live | snapshot | None (no database yet)
+    # the best by the final re-evaluation (evolve/final.py) with its 95 % interval; None: not run
+    final_candidate: str | None = None
+    final_pass_rate: float | None = None
+    final_interval: tuple[float, float] | None = None
 
 
 def is_run_dir(path: Path) -> bool:
@@ -169,13 +173,25 @@ def overview(run_dir: Path) -> RunOverview:
             invalid=counts["invalid"], seed_pass_rate=(stats.get("seed") or {}).get("pass_rate"),
             best_pass_rate=(stats.get(best) or {}).get("pass_rate") if best else None,
             best_candidate=best, spend_usd=float(spend["usd"]), llm_calls=int(spend["n"]),
-            source=reader.source)
+            source=reader.source, **final_fields(reader))
         event = info.get("status")
     detail = info.get("detail") or ""
     status = run_status(run_dir, event, detail)
     if event == "stopped" and status == "finished":
         detail = f"stopped: {detail}" if detail else "stopped"
     return RunOverview(**base, status=status, detail=detail)
+
+
+def final_fields(reader: StoreReader) -> dict[str, Any]:
+    """RunOverview's final_* fields from the recorded final re-evaluation (empty when none)."""
+    from evolve.final import final_result
+
+    final = final_result(reader)
+    if final is None or final.best is None or final.best.estimate is None:
+        return {}
+    e = final.best.estimate
+    return {"final_candidate": final.best.candidate_id, "final_pass_rate": e.mean,
+            "final_interval": (e.low, e.high)}
 
 
 def list_runs(results: str | Path | None = None) -> list[RunOverview]:

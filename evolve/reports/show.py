@@ -7,6 +7,7 @@ from typing import Any
 
 from evolve.reports.runs import (best_candidate, candidate_stats, format_table, open_reader,
                                  overview, pct, run_config, status_counts)
+from evolve.final import final_result
 from evolve.store import StoreReader
 from inner_loop.redact import redact_url
 
@@ -55,6 +56,7 @@ def show_data(run_dir: Path) -> dict[str, Any]:
             "best_path": path_to_best(reader),
             "counts": status_counts(reader),
             "cost_by_role": reader.query("SELECT * FROM cost_by_role ORDER BY usd DESC, tokens DESC"),
+            "final": final.model_dump() if (final := final_result(reader)) else None,
         }
 
 
@@ -76,22 +78,42 @@ def _config_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _est(e: dict[str, Any] | None, f: str = "{:.1%}") -> str:
+    return "-" if not e else f"{f.format(e['mean'])} [{f.format(e['low'])}, {f.format(e['high'])}]"
+
+
+def final_lines(final: dict[str, Any] | None) -> list[str]:
+    """The final re-evaluation: the best by it with its 95 % interval, and every candidate."""
+    if not final or not final.get("best"):
+        return ["final re-evaluation: not run (the rates above are tallies)"]
+    out = [f"final re-evaluation ({final['repeats']}x on {final['n_papers']} validation papers, "
+           f"fresh repeats; 95% interval: {final['method']}):"]
+    for c in final["candidates"]:
+        best = " <- best" if c["candidate_id"] == final["best"]["candidate_id"] else ""
+        out.append(f"  {c['candidate_id']:<14} {_est(c['estimate'])}  vs seed "
+                   f"{_est(c['vs_seed'], '{:+.1%}')}  (tally {pct(c['tally'])}){best}")
+    return out
+
+
 def show_text(data: dict[str, Any]) -> str:
     run = data["run"]
     label = "SIMULATED run" if run["simulated"] else "run"
     out = [f"{label} {run['run_id']}: {run['status']}" + (f" ({run['detail']})" if run["detail"] else ""),
            f"folder {run['run_dir']}  created {run['created_at']}  read from {run['source']}",
-           f"iterations {run['iterations']} of {run['iteration_budget']}; validation pass rate seed "
-           f"{pct(run['seed_pass_rate'])} -> best {pct(run['best_pass_rate'])} ({run['best_candidate']})",
+           f"iterations {run['iterations']} of {run['iteration_budget']}; validation pass rate "
+           f"(pooled tally) seed {pct(run['seed_pass_rate'])} -> best {pct(run['best_pass_rate'])} "
+           f"({run['best_candidate']})", *final_lines(data.get("final")),
            "", "configuration", *("  " + line for line in _config_lines(data)), "",
-           "accepted lineage (* = on the path to the best)"]
+           "accepted lineage (* = on the path to the best by tally; pass_rate = pooled tally, "
+           "at_decision = the child's rate the decision read)"]
     rows = [{"": "*" if r["on_best_path"] else "", "iteration": r["iteration"],
              "candidate": r["candidate_id"], "parent": r["parent_id"], "depth": r["depth"],
-             "pass_rate": pct(r["pass_rate"]), "se": pct(r["se"]), "n_eval": r["n_evaluations"],
+             "pass_rate": pct(r["pass_rate"]), "at_decision": pct(r["pass_rate_at_acceptance"]),
+             "se": pct(r["se"]), "n_eval": r["n_evaluations"],
              "commit": (r["commit_sha"] or "")[:10], "edit": (r["summary"] or "")[:60]}
             for r in data["lineage"]]
-    out.append(format_table(rows, ["", "iteration", "candidate", "parent", "depth", "pass_rate", "se",
-                                   "n_eval", "commit", "edit"]))
+    out.append(format_table(rows, ["", "iteration", "candidate", "parent", "depth", "pass_rate",
+                                   "at_decision", "se", "n_eval", "commit", "edit"]))
     out += ["", "attempts by status: " + ", ".join(f"{k} {v}" for k, v in data["counts"].items()), "",
             "cost by role"]
     cost = [{**r, "usd": f"{r['usd']:.4f}"} for r in data["cost_by_role"]]
