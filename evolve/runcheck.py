@@ -11,6 +11,7 @@ only limits or paces the work may change, the documented way to continue a budge
     config.inner_loop.concurrency      episodes in flight
     config.retry.*                     retries and backoff
     config.roles.<role>.max_concurrency / timeout_s / api_key_env
+    config.executor.*                  where episodes run (local threads or a Ray cluster)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from inner_loop.errors import UserError
 
 MAY_CHANGE = ("config.budget.*", "config.evolve.iterations", "config.evolve.concurrency",
               "config.inner_loop.concurrency", "config.retry.*", "config.roles.*.max_concurrency",
-              "config.roles.*.timeout_s", "config.roles.*.api_key_env")
+              "config.roles.*.timeout_s", "config.roles.*.api_key_env", "config.executor.*")
 
 
 class RunChanged(UserError):

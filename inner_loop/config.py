@@ -122,6 +122,17 @@ class EvolveConfig(Strict):
     final_top: int = Field(default=2, ge=1, le=100)
 
 
+class ExecutorConfig(Strict):
+    """Where episodes run (inner_loop/executor.py, docs/scale-out.md): `local` threads in this
+    process, or `ray` tasks on a Ray cluster (`address`: "local" starts a throw-away one-machine
+    cluster, "auto" joins the cluster this host belongs to, "ray://host:10001" a remote head)."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str = Field(default="local", pattern=r"^(local|auto|ray://[^\s/]+(:\d+)?)$")
+    episode_cpus: float = Field(default=1.0, gt=0, le=64)  # CPUs Ray reserves per episode
+    max_retries: int = Field(default=3, ge=0, le=100)  # re-runs after its worker or node died
+
+
 class SimConfig(Strict):
     """Settings of the simulated world that are part of the *request*, never hidden state."""
 
@@ -137,6 +148,7 @@ class Config(Strict):
     inner_loop: InnerLoopConfig = Field(default_factory=InnerLoopConfig)
     evolve: EvolveConfig = Field(default_factory=EvolveConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -95,6 +95,8 @@ class EpisodeRecord(Strict):
     harness_stderr: str = ""
     transcript: list[dict[str, Any]] = Field(default_factory=list)
     simulated: bool = False
+    # where it ran when not in the driver's process: "<host> (ray node <id>)" (ray executor)
+    worker: str | None = None
 
     @property
     def rounds_used(self) -> int:

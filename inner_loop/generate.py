@@ -27,12 +27,11 @@ from pydantic import ValidationError
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
-from inner_loop.cot import run_cot_episode
 from inner_loop.episode import EpisodeRecord, failure_counts
 from inner_loop.errors import UserError
+from inner_loop.executor import EpisodeJob, Executor, open_executor, stream
 from inner_loop.harness import load_harness
 from inner_loop.papers import Paper
-from inner_loop.runner import Progress, run_episodes
 
 METHODS = ("agentic", "cot")
 
@@ -64,6 +63,14 @@ def read_episodes(path: Path) -> list[EpisodeRecord]:
                             "use a fresh output directory") from None
         good_bytes += len(line) + 1
     return records
+
+
+def slim(record: EpisodeRecord) -> EpisodeRecord:
+    """What the summary reads of a written record: no transcript, harness output or raw replies
+    (a long run keeps only this in memory; episodes.jsonl holds the whole record)."""
+    rounds = [r.model_copy(update={"challenger_raw": None}) for r in record.rounds]
+    return record.model_copy(update={"transcript": [], "harness_stdout": "",
+                                     "harness_stderr": "", "rounds": rounds})
 
 
 def example_row(record: EpisodeRecord) -> dict[str, Any]:
@@ -182,9 +189,11 @@ def run_generate(papers: Sequence[Paper], out_dir: str | Path, *, config: Config
                  method: str = "agentic", harness_dir: str | Path | None = None,
                  harness_version: str | None = None,
                  progress: Callable[[int, int, EpisodeRecord | None], None] | None = None,
-                 ) -> dict[str, Any]:
+                 executor: Executor | None = None) -> dict[str, Any]:
     """Run every paper not yet in `out_dir/episodes.jsonl`; write and return the summary.
-    Raises HarnessInvalid before anything runs when the harness does not load."""
+    Episodes run where `executor` (default: the one `config.executor` names) runs them; this
+    process alone writes the output. Raises HarnessInvalid before anything runs when the
+    harness does not load."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
     t0 = time.monotonic()
@@ -193,7 +202,7 @@ def run_generate(papers: Sequence[Paper], out_dir: str | Path, *, config: Config
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     wanted = {p.id for p in papers}
-    earlier = [r for r in read_episodes(out / "episodes.jsonl") if r.paper_id in wanted]
+    earlier = [slim(r) for r in read_episodes(out / "episodes.jsonl") if r.paper_id in wanted]
     done_ids = {r.paper_id for r in earlier}
     pending = [p for p in papers if p.id not in done_ids]
     if progress is not None:
@@ -205,15 +214,20 @@ def run_generate(papers: Sequence[Paper], out_dir: str | Path, *, config: Config
         if progress is not None:
             progress(len(done_ids) + done, len(papers), record)
 
+    new: list[EpisodeRecord] = []
+    runner = executor or open_executor(config.executor)
     try:
         with tempfile.TemporaryDirectory(prefix="autodata-episodes-") as workdir_root:
-            cot = (lambda p: run_cot_episode(p, harness, config=config, client=client,
-                                             harness_version=version)) if method == "cot" else None
-            new = run_episodes(pending, harness.root, config=config, client=client,
-                               method=method, harness_version=version,
-                               workdir_root=workdir_root, progress=on_done, run=cot)
+            jobs = (EpisodeJob(p, harness, config, client, Path(workdir_root), method, version)
+                    for p in pending)  # read lazily: at most `concurrency` in flight
+            window = max(1, config.inner_loop.concurrency)
+            for done, (_job, record) in enumerate(stream(jobs, runner.run, window), start=1):
+                on_done(done, len(pending), record)
+                new.append(slim(record))  # written whole; the summary needs only this
     finally:
         writer.close()
+        if executor is None:
+            runner.close()
     by_id = {r.paper_id: r for r in earlier + new}
     records = [by_id[p.id] for p in papers if p.id in by_id]
     previous = _previous_usage(out / "summary.json") if earlier else None

@@ -11,11 +11,9 @@ except KeyboardInterrupt.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
 from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
+from inner_loop.executor import EpisodeJob, Executor, LocalExecutor, stream
 from inner_loop.harness import Harness, HarnessInvalid, load_harness
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
@@ -163,44 +162,30 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
 def run_episodes(papers: Sequence[Paper], harness_dir: str | Path, *, config: Config,
                  client: Any, method: str = "agentic", harness_version: str | None = None,
                  workdir_root: str | Path, progress: Progress | None = None,
-                 run: Callable[[Paper], EpisodeRecord] | None = None) -> list[EpisodeRecord]:
+                 run: Callable[[Paper], EpisodeRecord] | None = None,
+                 executor: Executor | None = None) -> list[EpisodeRecord]:
     """Episodes of every paper, `config.inner_loop.concurrency` at a time, in input order.
 
-    `run` replaces the agentic episode (the CoT baseline passes its own); `progress(done, total,
+    `run` replaces the agentic episode (the CoT baseline passes its own); `executor` says where
+    episodes run (default: this process, inner_loop/executor.py); `progress(done, total,
     record)` is called after each finished episode, from one thread at a time."""
-    if run is None:
-        harness: Harness | Path
-        try:
-            harness = load_harness(harness_dir)  # validate once, not per paper
-        except HarnessInvalid:
-            harness = Path(harness_dir)  # every episode then records the reason itself
+    harness: Harness | Path
+    try:
+        harness = load_harness(harness_dir)  # validate once, not per paper
+    except HarnessInvalid:
+        harness = Path(harness_dir)  # every episode then records the reason itself
+    runner = executor or LocalExecutor()
 
-        def run(paper: Paper) -> EpisodeRecord:
-            return run_episode(paper, harness, config=config, client=client, method=method,
-                               harness_version=harness_version, workdir_root=workdir_root)
+    def work(i: int) -> EpisodeRecord:
+        if run is not None:
+            return run(papers[i])
+        return runner.run(EpisodeJob(papers[i], harness, config, client, Path(workdir_root),
+                                     method, harness_version))
 
     results: list[EpisodeRecord | None] = [None] * len(papers)
-    lock = threading.Lock()
-    done = 0
-
-    def work(i: int) -> None:
-        nonlocal done
-        record = run(papers[i])
-        with lock:
-            results[i] = record
-            done += 1
-            if progress is not None:
-                progress(done, len(papers), record)
-
-    workers = max(1, min(config.inner_loop.concurrency, len(papers) or 1))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="episode")
-    try:
-        for future in [pool.submit(work, i) for i in range(len(papers))]:
-            future.result()
-    except BaseException:
-        # Ctrl-C or a failing progress callback: start nothing new; episodes in flight end
-        # within their own deadline (their children are killed by run_episode's cleanup).
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    window = max(1, min(config.inner_loop.concurrency, len(papers) or 1))
+    for done, (i, record) in enumerate(stream(range(len(papers)), work, window), start=1):
+        results[i] = record
+        if progress is not None:
+            progress(done, len(papers), record)
     return [r for r in results if r is not None]

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from inner_loop.config import load_config
 from inner_loop.errors import UserError
+from inner_loop.executor import require_executor
 from inner_loop.generate import METHODS, default_harness_dir, run_generate
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient, require_api_keys
@@ -44,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=("deployed", "paper_prose"),
                    help="acceptance preset (default: from config, else deployed)")
     p.add_argument("--max-rounds", type=int, metavar="N", help="round budget per episode")
+    p.add_argument("--executor", choices=("local", "ray"), help="where episodes run: this "
+                   "process, or a Ray cluster (executor.address; default: a throw-away local "
+                   "one); see docs/scale-out.md")
     p.add_argument("--config", metavar="FILE", help="config TOML")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. inner_loop.concurrency=4 (repeatable)")
@@ -70,6 +74,8 @@ def choose_papers(args: argparse.Namespace) -> list[Paper]:
 
 def _overrides(args: argparse.Namespace) -> list[str]:
     sets = list(args.sets)
+    if args.executor:
+        sets.append(f"executor.kind={args.executor}")
     if args.preset:
         sets.append(f"inner_loop.preset={args.preset}")
     if args.max_rounds is not None:
@@ -82,6 +88,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 def generate(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
     require_api_keys(config)
+    require_executor(config.executor)
     harness_dir = Path(args.harness) if args.harness else default_harness_dir()
     try:
         load_harness(harness_dir)
