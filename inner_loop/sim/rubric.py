@@ -13,6 +13,7 @@ from inner_loop.sim.text import content_terms
 WRONG_CLAIMS = ("has no measurable effect on the results", "is only used at test time",
                 "replaces the baseline entirely")
 NEEDS_NEGATIVES = re.compile(r"needs (\d+)-(\d+) negative")
+HABIT_NEGATIVES = (1, 2)  # negative items a challenger writes when nothing is stated
 DEFAULT_CAP = 10     # a prompt that states no cap gets weights up to 10
 FLAT_CAP = 7         # at or under this cap the weights are flat
 STRING_WEIGHT = 0.12  # without an integer rule, one weight written as a string ("+8")
@@ -51,7 +52,7 @@ def negative_count(stated: tuple[int, int] | None, fb: Feedback, r: random.Rando
         return r.randint(int(asked.group(1)), int(asked.group(2)))
     if stated is not None:
         return r.randint(*stated)
-    return r.randint(1, 2)
+    return r.randint(*HABIT_NEGATIVES)
 
 
 def fit_count(answer: list[Fact], premises: list[Fact], topics: list[str], wanted: tuple[int, int] | None,
