@@ -2,6 +2,7 @@
 itself drives it in test_report_watch_browser.py."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -108,3 +109,51 @@ def test_cli_watch_serves_until_interrupted(watched):
     finally:
         proc.send_signal(2)  # SIGINT = Ctrl-C
         assert proc.wait(timeout=30) == 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def headless(url: str, profile, budget_ms: int) -> subprocess.Popen:
+    """Debian's chromium, headless: runs the page's script for `budget_ms` of virtual time (which
+    stands still while a fetch is pending), then prints the DOM; console messages go to stderr."""
+    return subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+         "--disable-background-networking", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+         "--enable-logging=stderr", "--v=0", f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian: apt-get install chromium)")
+def test_in_a_real_browser_the_page_renders_without_console_errors_and_follows_the_run(watched, tmp_path):
+    """Last in this module: it releases the page's held polls at the end."""
+    server, page = watched["server"], watched["server"].page
+    server._server.hold_s = 300  # the browser's poll waits for the write below, however slow
+    polls, first, views_before = page.polls, page.version, page.views
+    # budget: 1 s before the first poll, 1 s after each swap, then the dump; virtual time stands
+    # still while a poll is held, so the budget lasts until the write below has shown
+    browser = headless(server.url, tmp_path / "profile", budget_ms=4500)
+    try:
+        assert _until(lambda: page.polls > polls, 120), "the page's script never polled"
+        assert page.client_version == first
+        with Store.open(watched["run_dir"]) as store:
+            store.record_candidate(8, "c-browser", "seed")
+        assert _until(lambda: "c-browser" in page.html, 300), "the watcher never rebuilt the page"
+        shown = page.version
+        assert _until(lambda: page.client_version >= shown, 120), "the browser never swapped it in"
+    finally:
+        page.close()  # releases the held poll: the budget runs out and chromium prints the DOM
+        dom, log = browser.communicate(timeout=120)
+    assert browser.returncode == 0, log[-2000:]
+    assert "c-browser" in dom and f'data-version="{shown}"' in dom  # swapped in, no reload
+    assert page.views - views_before <= 1 + (shown - first)  # one load, then one fetch per version
+    assert dom.count("<svg") == len(KINDS) and "<path" in dom  # the figures are in the DOM
+    assert "Autodata run rtest" in dom and 'id="live-status"' in dom
+    assert [line for line in log.splitlines() if ":CONSOLE" in line] == []

@@ -45,6 +45,7 @@ SCRIPT = """<script>
             var doc = new DOMParser().parseFromString(text, "text/html");
             version = parseInt(doc.documentElement.getAttribute("data-version"), 10);
             document.title = doc.title;
+            document.documentElement.setAttribute("data-version", String(version));
             document.body.replaceWith(doc.body);
             setTimeout(poll, %(gap_ms)d);
           });
@@ -72,7 +73,8 @@ class LivePage:
 
     def __init__(self, run_dir: Path, *, gap_ms: int = 1000):
         self.run_dir, self.gap_ms = run_dir, gap_ms
-        self.version, self.builds, self.polls = 0, 0, 0
+        self.version, self.builds, self.polls, self.views = 0, 0, 0, 0  # counters, for tests
+        self.client_version = -1  # the newest version a poll said it shows
         self.html = self._body = ""
         self.closed = False
         self._seen: tuple[Any, ...] | None = None
@@ -121,6 +123,7 @@ class LivePage:
         """The version once it is above `since`, or the current one after `timeout_s`."""
         with self._cond:
             self.polls += 1
+            self.client_version = max(self.client_version, since)
             self._cond.wait_for(lambda: self.version > since or self.closed, timeout=timeout_s)
             return self.version
 
@@ -172,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         page = self.server.page
         if url.path in ("/", "/index.html"):
+            page.views += 1
             self._send(200, page.html.encode("utf-8"), "text/html; charset=utf-8")
         elif url.path == "/version":
             since = urllib.parse.parse_qs(url.query).get("since", ["-1"])[0]
