@@ -21,7 +21,7 @@ from inner_loop.episode import EpisodeRecord
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
-from inner_loop.runner import run_episode
+from inner_loop.executor import EpisodeJob, LocalExecutor
 from evolve.repo import SEED_ID
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class RepeatClient:
     def __init__(self, client: Any, repeat: int, shared: SharedCalls | None = None):
         self._client, self._offset, self._shared = client, repeat * REPEAT_STRIDE, shared
         self.config = client.config
+        self.sample_offset = self._offset  # the ray executor builds requests on the worker
 
     def build_request(self, role: str, messages: Any, **kwargs: Any) -> Any:
         kwargs["sample_index"] = kwargs.get("sample_index", 0) + self._offset
@@ -76,10 +77,11 @@ def run_job(ctx: RunContext, job: Job, purpose: str, iteration: int,
     cid, harness_dir, paper, repeat = job
     if (cid, paper.id, purpose, repeat) in ctx.store.finished_evaluations(cid):
         return None
-    record = run_episode(paper, harness_dir, config=config or ctx.config,
-                         client=RepeatClient(ctx.client, repeat, shared), harness_version=cid,
-                         workdir_root=ctx.run_dir / "work",
-                         tag=f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}")
+    executor = getattr(ctx, "executor", None) or LocalExecutor()  # where it runs; recorded here
+    tag = f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}"
+    record = executor.run(EpisodeJob(paper, harness_dir, config or ctx.config,
+                                     RepeatClient(ctx.client, repeat, shared),
+                                     ctx.run_dir / "work", "agentic", cid, tag))
     if cid == SEED_ID and record.status == "harness_error" and \
             (record.error or "").startswith(REJECTED):  # the trusted seed: the endpoint's fault
         record = record.model_copy(update={"status": "infrastructure", "error": (

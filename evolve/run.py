@@ -23,6 +23,7 @@ from inner_loop.acceptance import thresholds_for
 from inner_loop.config import BudgetConfig, Config, first_error
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
+from inner_loop.executor import open_executor
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import default_corpus_path, default_split_path, select_papers
@@ -263,6 +264,7 @@ class RunContext:
                                     enabled=show_progress)
         self.stop_reason: str | None = None
         self._lock = threading.Lock()
+        self.executor = open_executor(self.config.executor)  # where episodes run (evolve/jobs.py)
 
     def _record(self, record: object) -> None:
         row = record.model_dump(mode="json")  # type: ignore[attr-defined]
@@ -325,6 +327,7 @@ class RunContext:
                              event=f"iteration {n} {candidate_id} {status}")
 
     def close(self) -> None:
+        self.executor.close()
         self.calls.flush()
         self.client.close()
         self.progress.close()

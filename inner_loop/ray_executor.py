@@ -46,7 +46,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from inner_loop.config import CacheConfig, Config, ExecutorConfig
 from inner_loop.episode import EpisodeRecord
 from inner_loop.executor import EpisodeJob, run_here
-from inner_loop.harness import Harness, load_harness, walk_files
+from inner_loop.harness import Harness, HarnessInvalid, load_harness, walk_files
 from inner_loop.llm import slots
 from inner_loop.llm.types import (BudgetExceeded, FatalLLMError, LLMRequest, LLMResponse,
                                   RequestRejected, TransientLLMError)
@@ -216,17 +216,19 @@ class RayExecutor:
 
     def run(self, job: EpisodeJob) -> EpisodeRecord:
         """The job's episode on a worker (blocking; thread-safe; never raises but Ctrl-C)."""
-        if not isinstance(job.harness, Harness):  # does not load: recorded so, nothing runs
+        try:
+            harness = job.harness if isinstance(job.harness, Harness) else load_harness(job.harness)
+        except HarnessInvalid:  # recorded so by the episode itself; nothing runs
             return run_here(job)
-        tree = self._tree(job.harness)
+        tree = self._tree(harness)
         token = uuid.uuid4().hex
         with self._lock:
             self._clients[token] = job.client
-        slim = EpisodeJob(job.paper, Path(job.harness.digest), job.config, None,
+        slim = EpisodeJob(job.paper, Path(harness.digest), job.config, None,
                           Path("."), job.method, job.harness_version, job.tag)
         ref = _episode.options(num_cpus=self.config.episode_cpus,
                                max_retries=self.config.max_retries, retry_exceptions=False
-                               ).remote(self._broker, token, job.harness.digest, [tree], slim,
+                               ).remote(self._broker, token, harness.digest, [tree], slim,
                                         int(getattr(job.client, "sample_offset", 0)))
         try:
             return ray.get(ref)

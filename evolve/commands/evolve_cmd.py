@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inner_loop.config import ConfigError, load_config
+from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
 from evolve.run import RunSettings
 
@@ -36,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="end of run: re-evaluate the top candidates by tally and the seed R "
                         "times on validation with fresh repeats (default 4; 0: skip)")
     p.add_argument("--seed", type=int, help="run seed")
+    p.add_argument("--executor", choices=("local", "ray"), help="where episodes run: this "
+                   "process, or a Ray cluster (executor.address; default: a throw-away local "
+                   "one); see docs/scale-out.md")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=evolve_command)
 
@@ -51,7 +55,7 @@ FLAG_KEYS = {"iterations": "evolve.iterations", "concurrency": "evolve.concurren
              "minibatch": "evolve.minibatch", "repeats": "evolve.repeats",
              "preset": "inner_loop.preset", "acceptance": "evolve.acceptance",
              "budget_usd": "budget.max_usd", "seed": "seed",
-             "final_repeats": "evolve.final_repeats"}
+             "final_repeats": "evolve.final_repeats", "executor": "executor.kind"}
 
 
 def split_overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, object]]:
@@ -85,6 +89,7 @@ def evolve_command(args: argparse.Namespace) -> int:
         where = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"--set run.{where}: {first['msg']}") from None
     require_api_keys(config)
+    require_executor(config.executor)
     summary = start_run(config, settings, Path(args.run_dir) if args.run_dir else None)
     print(summary.model_dump_json(indent=2) if args.json else summary.text())
     return 0
