@@ -78,14 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `autodata log RUN | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # a full disk, a read-only folder: one line, the run resumable
+    except Exception as exc:  # a full disk, a read-only folder, a corrupt database: one line
         import duckdb
 
-        if not isinstance(exc, (OSError, duckdb.IOException)):
+        from evolve.store.db import failure_cause
+
+        cause = failure_cause(exc) if isinstance(exc, (OSError, duckdb.Error)) else None
+        if cause is None:
             raise
         text = " ".join(str(exc).split())
-        print(f"autodata: error: {text[-300:]} (a full disk or a read-only folder? free space "
-              "or make it writable, then `autodata resume` the run)", file=sys.stderr)
+        print(redact_text(f"autodata: error: {text[-300:]} ({cause})"), file=sys.stderr)
         return 1
     return int(rc or 0)
 

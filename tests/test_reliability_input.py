@@ -109,7 +109,7 @@ def test_read_only_run_folder_is_one_line_and_untouched(tmp_path: Path):
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 1
     assert error_lines(proc.stderr) == proc.stderr.strip().splitlines()
-    assert "Read-only file system" in proc.stderr
+    assert "Read-only file system" in proc.stderr and "(the folder is read-only: " in proc.stderr
     assert sorted(p.name for p in run_dir.rglob("*")) == before
 
 

@@ -6,6 +6,8 @@ Status of a run:
   running      `run.lock` names a live process (pid and kernel start time match)
   finished     the last run event is `finished`, or `stopped` by a budget (`detail` says which)
   failed       the last run event is `failed`
+  unreadable   its database or config cannot be read (corrupt, truncated, newer schema); the
+               reason is in `detail`, the other runs are listed as usual
   interrupted  no live lock, and the run was stopped by a signal (`stopped`, detail `signal:
                SIGTERM` / `signal: SIGINT`, or `interrupted` before those were handled) or never
                recorded an end (killed, machine lost); `autodata resume` continues it
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from evolve.progress import best_accepted
 from evolve.run import CONFIG_FILE, LOCK_FILE, _alive
 from evolve.store import DB_NAME, SNAPSHOT_NAME, StoreReader
+from evolve.store.db import failure_cause
 from inner_loop.errors import UserError
 
 DEFAULT_RESULTS = Path("results")
@@ -40,7 +43,7 @@ class RunOverview(BaseModel):
     run_id: str
     run_dir: str
     created_at: str | None
-    status: str  # running | finished | failed | interrupted
+    status: str  # running | finished | failed | interrupted | unreadable
     detail: str = ""
     simulated: bool | None
     iterations: int
@@ -199,8 +202,23 @@ def list_runs(results: str | Path | None = None) -> list[RunOverview]:
     root = Path(results or DEFAULT_RESULTS)
     if not root.is_dir():
         raise UserError(f"no results folder {root}")
-    runs = [overview(p) for p in sorted(root.iterdir()) if is_run_dir(p)]
+    runs = [_overview_or_unreadable(p) for p in sorted(root.iterdir()) if is_run_dir(p)]
     return sorted(runs, key=lambda r: (r.created_at or "", r.run_id), reverse=True)
+
+
+def _overview_or_unreadable(run_dir: Path) -> RunOverview:
+    """One bad run (a corrupt database, a newer schema, an unreadable file) never hides the
+    others: it is listed as `unreadable` with the reason in `detail`."""
+    try:
+        return overview(run_dir)
+    except (UserError, duckdb.Error, OSError, ValueError) as exc:
+        cause = None if isinstance(exc, UserError) else failure_cause(exc)
+        reason = cause.split(":")[0] if cause else " ".join(str(exc).split())
+        return RunOverview(
+            run_id=run_dir.name, run_dir=str(run_dir), created_at=None, status="unreadable",
+            detail=reason[:300], simulated=None, iterations=0, iteration_budget=None,
+            accepted=0, rejected=0, invalid=0, seed_pass_rate=None, best_pass_rate=None,
+            best_candidate=None, spend_usd=0.0, llm_calls=0, source=None)
 
 
 def run_sql(run_dir: Path, sql: str) -> tuple[list[str], list[tuple]]:

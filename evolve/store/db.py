@@ -34,6 +34,27 @@ DB_NAME = "autodata.duckdb"
 SNAPSHOT_NAME = "autodata.read.duckdb"
 
 
+_CORRUPT = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum",
+            "serialization", "failed to read", "invalid block", "replaying wal")
+
+
+def failure_cause(exc: BaseException) -> str | None:
+    """The real cause of a failure to read or write a run folder, as a hint for the one-line
+    error; None when the exception is none of these (not an I/O problem of ours)."""
+    text = " ".join(str(exc).split()).lower()
+    errno = getattr(exc, "errno", None)
+    if errno == 28 or "no space left" in text or "disk full" in text:
+        return "the disk is full: free space, then `autodata resume` the run"
+    if errno in (13, 30) or "read-only file system" in text or "permission denied" in text:
+        return "the folder is read-only: make it writable, then `autodata resume` the run"
+    if isinstance(exc, duckdb.Error) and any(k in text for k in _CORRUPT):
+        return ("the database file is corrupt or truncated: restore autodata.duckdb from a "
+                "backup (autodata.read.duckdb holds a recent copy)")
+    if isinstance(exc, (OSError, duckdb.IOException)):
+        return "an I/O error: fix its cause, then `autodata resume` the run"
+    return None
+
+
 def is_busy_error(exc: BaseException) -> bool:
     """The file is held by another connection: another process's lock, or this process's writer."""
     if isinstance(exc, duckdb.ConnectionException):

@@ -19,26 +19,47 @@ from typing import Any
 import duckdb
 
 from evolve.store import records as rec
-from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
+from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry, is_busy_error
 from evolve.store.migrate import check_version, migrate
 from inner_loop.errors import UserError
+from inner_loop.redact import redact_text
 
 SEED_ID = "seed"
 EVENT_STATES = frozenset({"proposing", "validating", "scoring", "scored"})
 DECISION_EVENT = {"invalid": "invalid", "rejected": "rejected", "accepted": "committing"}
 
 
-def _refuse_newer(path: Path) -> None:
-    """A database from a newer autodata is refused before any read-write open (which would
-    rewrite its file). Held by another process: the writer's own open waits and checks."""
+def _refuse_unsafe(path: Path) -> None:
+    """A database from a newer autodata, or a corrupt one, is refused before any read-write
+    open (which would rewrite its file). Held by another process: the writer's own open waits
+    and checks."""
     try:
         con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return
+    except duckdb.Error as exc:
+        if is_busy_error(exc):
+            return
+        raise  # corrupt or truncated: a read-write open would write to the damaged file
     try:
         check_version(con, str(path))
+        _refuse_truncated(con, path)
     finally:
         con.close()
+
+
+_HEADERS = 3 * 4096  # DuckDB's file header and its two database headers precede the blocks
+
+
+def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A file shorter than the blocks its header names lost its tail (a power loss, a copy cut
+    short): opening it read-write would checkpoint over what is left."""
+    _name, _size, block_size, total_blocks, *_ = con.execute(
+        "SELECT * FROM pragma_database_size()").fetchone()
+    expected = _HEADERS + int(block_size) * int(total_blocks)
+    size = path.stat().st_size
+    if size < expected:
+        raise UserError(f"{path}: the database file is corrupt or truncated ({size} of {expected} "
+                        f"bytes): restore autodata.duckdb from a backup (autodata.read.duckdb "
+                        f"holds a recent copy); nothing was written")
 
 
 class Store(Reads):
@@ -57,7 +78,7 @@ class Store(Reads):
         if not path.exists() and not create:
             raise UserError(f"{run_dir}: no {DB_NAME} (not a run folder?)")
         if path.exists():
-            _refuse_newer(path)
+            _refuse_unsafe(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         con = connect_with_retry(path, read_only=False, timeout_s=lock_timeout_s)
         try:
@@ -240,6 +261,8 @@ class Store(Reads):
         Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
         and the episode_id on record is returned. An episode whose status is in UNSCORED_STATUSES
         (budget, runtime_error, infrastructure) is recorded without an evaluation: it is not the candidate's score."""
+        if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
+            record = {**record, "error": redact_text(record["error"])}
         record_json = rec.canonical_json(record)
         episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
                                            rec.sha256_hex(record_json))
@@ -274,6 +297,8 @@ class Store(Reads):
             context = {"run_id": run[0] if run else None, "iteration": iteration, "candidate_id": candidate_id}
             rows, texts = [], []
             for record in call_records:
+                if isinstance(record.get("error"), str):
+                    record = {**record, "error": redact_text(record["error"])}
                 row, row_texts = rec.call_row(record, context)
                 rows.append(row.model_dump())
                 texts.extend(row_texts)
