@@ -140,7 +140,7 @@ def test_file_count_and_total_size_are_capped(tmp_path: Path):
 def test_implementer_loop_sees_every_refusal_and_goes_on(tmp_path: Path):
     ws = _ws(tmp_path)
     hostile = [("write_file", json.dumps({"path": "n" * 300, "content": "x"})),
-               ("write_file", '{"path": "a.py", "content": "\ud800"}'),  # a raw lone surrogate
+               ("write_file", '{"path": "a.py", "content": "\\ud800"}'),  # JSON-escaped
                ("read_file", "{" * 100_000),
                ("write_file", json.dumps({"path": ".gitattributes", "content": "* -diff"}))]
 
@@ -149,14 +149,16 @@ def test_implementer_loop_sees_every_refusal_and_goes_on(tmp_path: Path):
         if steps == 0:
             return Tools(hostile, content="trying \ud800 things")
         return Tools([("write_file", json.dumps({"path": "notes.md", "content": "ok\n"})),
+                      ("write_file", '{"path": "raw.md", "content": "a\ud800b"}'),  # raw
                       ("finish", json.dumps({"summary": "notes \ud800"}))])
 
     with ScriptedEndpoint(script) as ep:
         result = run_implementer(_client(ep.base_url), ws, Diagnosis(summary="s"), [])
     assert result.finished and result.steps == 2 and result.stopped is None
-    assert [e["ok"] for e in result.tool_log] == [False] * 4 + [True, True]
+    assert [e["ok"] for e in result.tool_log] == [False] * 4 + [True, True, True]
     assert [r.path for r in result.refusals] == [".gitattributes"]
     assert (ws.root / "notes.md").read_text() == "ok\n"
+    assert (ws.root / "raw.md").read_text() == "a?b"  # made valid at the seam
     result.summary.encode("utf-8")  # storable
 
 

@@ -27,7 +27,7 @@ from inner_loop.llm.retry import RetriesExhausted, call_with_retries
 from inner_loop.llm.slots import Slots
 from inner_loop.llm.types import (
     FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolSpec,
-    TransientLLMError, Usage,
+    TransientLLMError, Usage, valid_text,
 )
 
 Recorder = Callable[[CallRecord], None]
@@ -215,13 +215,14 @@ class LLMClient:
             call_id=uuid.uuid4().hex, role=request.role, model=request.model,
             endpoint=rc.endpoint_key(), tag=tag, sample_index=request.sample_index,
             seed=request.seed,
-            messages=[m.model_dump(mode="json", exclude_none=True) for m in request.messages],
-            response=response.model_dump(mode="json") if response is not None else None,
+            messages=valid_text([m.model_dump(mode="json", exclude_none=True)
+                                 for m in request.messages]),  # whatever a harness sent
+            response=None if response is None else valid_text(response.model_dump(mode="json")),
             started_at=started_at, duration_ms=duration_ms, attempts=attempts,
             error_kinds=list(error_kinds), cost_usd=response.cost_usd if response else 0.0,
             cached=bool(response and response.cached),
             simulated=bool(response.simulated) if response else rc.backend == "sim",
-            error=error,
+            error=valid_text(error),
         ))
 
     def close(self) -> None:

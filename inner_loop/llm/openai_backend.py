@@ -21,7 +21,7 @@ import openai
 from inner_loop.config import RoleConfig
 from inner_loop.llm.types import (
     FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolCall,
-    TransientLLMError, Usage,
+    TransientLLMError, Usage, valid_text,
 )
 
 SIM_FINGERPRINT = "autodata-sim"  # system_fingerprint of the loopback sim server
@@ -130,7 +130,9 @@ def _message(m: Message) -> dict[str, Any]:
 
 
 def _to_response(body: Any) -> LLMResponse:
-    """The LLMResponse of a chat.completion JSON body (as the SDK parsed it; any shape)."""
+    """The LLMResponse of a chat.completion JSON body (as the SDK parsed it; any shape); every
+    text valid UTF-8 (`valid_text`), so an answer can always be stored and sent back."""
+    body = valid_text(body)
     if isinstance(body, str):  # a body without a JSON content type: the SDK returns its text
         try:
             body = json.loads(body)

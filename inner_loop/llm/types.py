@@ -14,6 +14,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def valid_text(value: Any) -> Any:
+    """`value` (a str, or lists/dicts of them) as valid UTF-8: lone surrogates, which a model's
+    JSON may carry as `\\ud800` and no file, database or HTTP body can hold, become `?`."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [valid_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: valid_text(v) for k, v in value.items()}
+    return value
+
+
 class ToolCall(Strict):
     id: str
     name: str
