@@ -17,13 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export", help="accepted examples as a dataset (jsonl, parquet, hf) with a data card",
         description="SOURCE is a run (folder or id: the accepted validation episodes of one "
         "accepted harness commit, default the best) or an `autodata generate` output folder. "
-        "Writes DIR/data/train.jsonl or DIR/data/train-00000-of-00001.parquet and DIR/README.md "
-        "(the data card; with --format hf it carries the YAML `configs:` front matter).")
+        "Writes DIR/data/train.jsonl or DIR/data/train-00000-of-00001.parquet, DIR/README.md "
+        "(the data card: its YAML front matter types every column, so `datasets.load_dataset(DIR)` "
+        "reads every format alike) and DIR/LICENSE.md (the licence of each source paper).")
     p.add_argument("source", metavar="RUN|GENERATE_DIR")
-    p.add_argument("--format", choices=FORMATS, default="parquet")
+    p.add_argument("--format", choices=FORMATS, default="parquet",
+                   help="jsonl, parquet (the default) or hf (the parquet layout, as the Hub names it)")
     p.add_argument("-o", "--out", required=True, metavar="DIR")
-    p.add_argument("--harness", metavar="SHA", help="accepted harness commit (sha prefix or candidate id); "
-                   "default: the best accepted candidate")
+    p.add_argument("--harness", metavar="SHA", help="a run: the accepted harness commit (sha prefix or "
+                   "candidate id; default the best accepted candidate); a generate folder: a prefix "
+                   "of the harness digest")
     p.add_argument("--final-filter", action="store_true",
                    help="keep only rows whose stored judgments recompute to accepted under the "
                    "recorded thresholds and that pass the structural and solver-instruction guards")
