@@ -34,6 +34,7 @@ from evolve.repo import HarnessRepo
 from evolve.runcheck import check_unchanged
 from evolve.stop import RunInterrupted, Stopper
 from evolve.store import CallBuffer, Store
+from evolve.store.journal import CallJournal, replay
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"
@@ -251,7 +252,7 @@ class RunContext:
         self.run_dir, self.rc, self.config = run_dir, rc, rc.config
         self.store, self.repo = store, repo
         self.log = open_log(run_dir, rc.run_id)
-        self.calls = CallBuffer(store)
+        self.calls = CallBuffer(store, journal=CallJournal(run_dir))  # no row lost on SIGKILL
         self.usd_before, calls_before = spent_so_far(store)
         budget = budget_left(self.config.budget, self.usd_before, calls_before)
         self.client = LLMClient(self.config.model_copy(update={"budget": budget}),
@@ -328,7 +329,7 @@ class RunContext:
 
     def close(self) -> None:
         self.executor.close()
-        self.calls.flush()
+        self.calls.close()
         self.client.close()
         self.progress.close()
         close_log(self.log)
@@ -384,13 +385,15 @@ def prepare(run_dir: Path, rc: RunConfig, store: Store, resumed: bool) -> tuple[
     repo, repair = open_harness(run_dir, store, rc.settings.seed_harness, rc.run_id)
     store.record_run(rc.run_id, rc.public_json(), repo.tree_sha(repo.seed_sha), rc.simulated)
     report = repo.reconcile(store)
+    replayed, torn = replay(store, run_dir)  # call rows a kill left only in the journal
     # exports are copies of scratch trees, made again when needed, and work dirs belong to
     # episodes that a kill abandoned (re-run on resume): either would otherwise stay forever
     for leftover in ("candidates", "work"):
         shutil.rmtree(run_dir / leftover, ignore_errors=True)
     store.record_run_event("resumed" if resumed else "running")
     return repo, (f"{'resumed' if resumed else 'started'} run {rc.run_id}; repair: "
-                  f"{repair.model_dump_json()}; reconcile: {report.model_dump_json()}")
+                  f"{repair.model_dump_json()}; reconcile: {report.model_dump_json()}; "
+                  f"journal: {replayed} call rows replayed, {torn} torn lines skipped")
 
 
 def drive(run_dir: Path, rc: RunConfig, *, resumed: bool, show_progress: bool) -> RunSummary:

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from evolve.store import records as rec
+from evolve.store.journal import CallJournal
 from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry, is_busy_error
 from evolve.store.migrate import check_version, migrate
 from inner_loop.errors import UserError
@@ -312,19 +313,26 @@ class CallBuffer:
     """Collects CallRecords (use as the LLM client's recorder) and writes them in batches.
 
     Flushes when `max_rows` are buffered or the oldest is `max_age_s` old, and on flush()/close().
-    Calls still in the buffer when the process dies are lost (their episodes are re-run on resume)."""
+    With a `journal` (evolve/store/journal.py) each record is on disk before the call returns
+    and a batch's journal segment is deleted once DuckDB holds it, so a SIGKILL loses no row
+    (resume replays the journal); without one, buffered calls die with the process."""
 
     def __init__(self, store: Store, iteration: int | None = None, candidate_id: str | None = None,
-                 max_rows: int = 64, max_age_s: float = 2.0):
+                 max_rows: int = 64, max_age_s: float = 2.0, journal: CallJournal | None = None):
         self._store, self._iteration, self._candidate_id = store, iteration, candidate_id
         self._max_rows, self._max_age_s = max_rows, max_age_s
+        self._journal = journal
         self._rows: list[dict[str, Any]] = []
         self._first_at = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, record: Any) -> None:
         row = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
+        if isinstance(row.get("error"), str):
+            row["error"] = redact_text(row["error"])
         with self._lock:
+            if self._journal is not None:
+                self._journal.append(row)
             if not self._rows:
                 self._first_at = time.monotonic()
             self._rows.append(row)
@@ -335,6 +343,16 @@ class CallBuffer:
     def flush(self) -> int:
         with self._lock:
             rows, self._rows = self._rows, []
-        return self._store.record_calls(rows, self._iteration, self._candidate_id)
+            segment = self._journal.rotate() if self._journal is not None else None
+        added = self._store.record_calls(rows, self._iteration, self._candidate_id)
+        if segment is not None:
+            segment.unlink()  # its rows are committed in DuckDB
+        return added
 
-    close = flush
+    def close(self) -> int:
+        added = self.flush()
+        if self._journal is not None:
+            last = self._journal.close()  # the segment flush() opened: empty unless a call
+            if last.stat().st_size == 0:  # came in since (then it is replayed on resume)
+                last.unlink()
+        return added
