@@ -14,12 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sim-serve",
         help="serve the simulated model world over an OpenAI-compatible HTTP API",
-        description="Serve POST /v1/chat/completions and GET /v1/models for the models "
-        "sim-<role>, with optional latency and deterministic fault injection. Every answer is "
-        "labelled simulated (system_fingerprint 'autodata-sim'). Runs until Ctrl-C.",
+        description="Serve POST /v1/chat/completions (n, stream with tool-call deltas and "
+        "stream_options.include_usage, response_format json_object/json_schema honoured or a 400), "
+        "GET /v1/models and /v1/models/{id} for the models sim-<role>, with OpenAI's 4xx error "
+        "object for every malformed request, optional latency and deterministic fault injection. "
+        "Every answer is labelled simulated (system_fingerprint 'autodata-sim'). Runs until Ctrl-C.",
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free port")
     p.add_argument("--latency-ms", type=float, default=0.0,
                    help="time to answer each request, the simulator's own work included")
     p.add_argument("--fault-rate", type=float, default=0.0,
