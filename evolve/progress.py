@@ -1,6 +1,8 @@
-"""What a run shows its user: progress on stderr (rich) — iteration, best validation pass rate,
-accepted/rejected/invalid counts, spend; a live bar on a terminal, else one line per event — and
-the final RunSummary (text or JSON), labelled SIMULATED when the sim answered."""
+"""What a run shows its user: progress on stderr (rich) — iteration, best validation pass rate
+(the pooled tally: all validation evaluations so far, labelled so), accepted/rejected/invalid
+counts, spend; a live bar on a terminal, else one line per event — and the final RunSummary
+(text or JSON): the tallies, and the final re-evaluation's best with its 95 % interval
+(`evolve/final.py`), labelled SIMULATED when the sim answered."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def attempts_text(rows: list[dict[str, Any]], full: bool = False) -> str:
     for r in rows:
         scores = ""
         if r["child_mean"] is not None or r["parent_mean"] is not None:
-            scores = f"  child {_rate(r['child_mean'])} vs parent {_rate(r['parent_mean'])}"
+            scores = (f"  at decision: child {_rate(r['child_mean'])} vs parent "
+                      f"{_rate(r['parent_mean'])}")
         out.append(f"iteration {r['iteration']}  {r['candidate_id']}  (parent {r['parent_id']})  "
                    f"{r['status'].upper()}{scores}" + (f"  [{r['policy']}]" if r["policy"] else ""))
         out.append(f"  edit:      {r['summary'] or '-'}")
