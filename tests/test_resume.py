@@ -153,7 +153,7 @@ def test_a_stale_candidate_export_is_removed_on_resume(tmp_path: Path):
     from evolve.run import resume_run, start_run
 
     path = tmp_path / "run"
-    start_run(load_config(None, ["evolve.iterations=0"]), SETTINGS.model_copy(
+    start_run(load_config(None, ["evolve.iterations=0", "evolve.final_repeats=0"]), SETTINGS.model_copy(
         update={"validation_limit": 1}), path, show_progress=False)
     stale = path / "candidates" / "c0001-abcdef"
     stale.mkdir(parents=True)
