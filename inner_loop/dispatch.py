@@ -31,7 +31,9 @@ from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
-from inner_loop.llm.types import FatalLLMError, Message, RequestRejected, ToolSpec
+from inner_loop.llm.types import (
+    REJECTED_TEXT, FatalLLMError, Message, RequestRejected, ToolSpec,
+)
 from inner_loop.parsing import ParseFailure, extract_json_object
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
@@ -229,6 +231,13 @@ class Dispatcher:
         return self._note(entry, {"content": response.content,
                                   "tool_calls": [c.model_dump() for c in response.tool_calls]})
 
+    def _rejected(self, error: str | None) -> None:
+        """A protected call built from the harness's example was rejected (a 4xx such as a
+        context overflow): the harness's fault, like a rejected harness-role call."""
+        if error and REJECTED_TEXT in error:
+            self.end("harness_error", f"{REJECTED}: {' '.join(error.split())[:500]}")
+            raise EpisodeEnd({"ok": False, "error": error})
+
     def _message_delta(self, role: str, messages: list[Message]) -> dict[str, Any]:
         """Transcript compression: `prefix` = how many leading messages equal the previous
         call of this role; only the rest is stored."""
@@ -279,6 +288,7 @@ class Dispatcher:
             thresholds=self.thresholds, weak_eval=slot.weak if solver == "strong" else None,
             tag=f"{solver}:{example.example_id()}")
         if ev is None:
+            self._rejected(infra)
             rnd.outcome, rnd.reason = "infrastructure", infra
             self.infra_error = self.infra_error or infra
             return {"ok": False, "error": infra}
@@ -305,6 +315,7 @@ class Dispatcher:
             slot.guard, infra = guard_with_retry(slot.example, self.paper, client=self.client,
                                                  config=self.config)
             if slot.guard is None:
+                self._rejected(infra)
                 rnd.outcome, rnd.reason = "infrastructure", infra
                 self.infra_error = self.infra_error or infra
                 return self._note(entry, {"accepted": False, "reason": infra})

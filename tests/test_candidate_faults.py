@@ -61,7 +61,7 @@ def test_a_4xx_about_the_request_is_rejected_with_the_endpoint_message(status):
         with pytest.raises(RequestRejected) as info:
             _client(ep.base_url).complete("implementer", HI)
         assert len(ep.seen) == 1  # not retried
-    assert f"HTTP {status}: {msg}" in str(info.value) and "\n" not in str(info.value)
+    assert f"rejected by the endpoint (HTTP {status}): {msg}" in str(info.value) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -244,3 +244,23 @@ def test_generate_with_a_too_deep_harness_is_one_line_exit_1(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "nested too deeply" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_rejected_protected_call_built_from_the_harness_example_is_a_harness_error(tmp_path):
+    """A weak-solver request holds the harness's example: a 4xx on it (a context too long for
+    the solver) is the candidate's, not an infrastructure stop that every resume would repeat."""
+    from inner_loop.dispatch import REJECTED
+    from inner_loop.papers import select_papers
+    from inner_loop.runner import run_episode
+
+    config = Config.model_validate({"inner_loop": {"max_rounds": 3},
+                                    "retry": {"max_attempts": 1}})
+    with ScriptedEndpoint(lambda role, body: Reject(400, "context length exceeded")) as ep:
+        config.roles["weak_solver"] = RoleConfig(backend="openai", base_url=ep.base_url,
+                                                 model="sim-weak_solver", timeout_s=10.0)
+        paper = select_papers(subset="train", limit=1)[0]
+        record = run_episode(paper, SEED, config=config, client=LLMClient(config),
+                             workdir_root=tmp_path)
+    assert record.status == "harness_error", (record.status, record.error)
+    assert record.error.startswith(f"{REJECTED}: ") and "weak_solver" in record.error
+    assert "(HTTP 400): context length exceeded" in record.error

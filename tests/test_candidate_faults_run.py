@@ -104,7 +104,8 @@ def _check(outcomes: list[tuple[int, str, str]], first_id: str) -> None:
     assert [(n, s) for n, s, _ in outcomes] == [(1, "invalid"), (2, "invalid"), (3, "invalid")]
     smoke, dup, deep = (r for _, _, r in outcomes)
     assert smoke.startswith("smoke episode: harness error: the endpoint rejected a request the "
-                            "harness shaped: challenger: HTTP 400: the request exceeds")
+                            "harness shaped: challenger: rejected by the endpoint (HTTP 400): the "
+                            "request exceeds")
     assert dup == f"same tree as {first_id}"
     assert deep.startswith("harness does not load: deep.py: does not compile: nested too deeply")
     assert all("\n" not in r and len(r) <= 400 for _, _, r in outcomes)
@@ -155,6 +156,6 @@ def test_a_seed_whose_requests_the_endpoint_rejects_stops_as_infrastructure(tmp_
                       RunSettings(validation_limit=2, seed_harness=str(seed)),
                       tmp_path / "run", show_progress=False)
     assert str(info.value).startswith("infrastructure: the endpoint rejects the seed harness's")
-    assert "HTTP 400: context size exceeded" in str(info.value)
+    assert "(HTTP 400): context size exceeded" in str(info.value)
     with StoreReader.open(tmp_path / "run") as reader:
         assert reader.query("SELECT count(*) AS n FROM evaluations")[0]["n"] == 0

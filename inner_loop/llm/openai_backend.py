@@ -20,7 +20,7 @@ import openai
 
 from inner_loop.config import RoleConfig
 from inner_loop.llm.types import (
-    FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolCall,
+    REJECTED_TEXT, FatalLLMError, LLMRequest, LLMResponse, Message, RequestRejected, ToolCall,
     TransientLLMError, Usage, valid_text,
 )
 
@@ -51,8 +51,8 @@ def complete(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
     except json.JSONDecodeError as exc:  # a truncated body with a JSON content type
         error = TransientLLMError(f"malformed JSON body: {exc}", kind="bad_response")
     except UnicodeEncodeError as exc:  # a lone surrogate in the messages: unsendable as UTF-8
-        error = RequestRejected(f"request is not valid UTF-8 text: {exc.reason} at index "
-                                f"{exc.start}")
+        error = RequestRejected(f"{REJECTED_TEXT}: the request is not valid UTF-8 text "
+                                f"({exc.reason} at index {exc.start})")
     # raised outside the except blocks: the openai exception (which may quote the key) is not
     # even kept as __context__
     raise error
@@ -200,8 +200,8 @@ def _map_error(exc: openai.APIError, api_key: str) -> Exception:
             return TransientLLMError(text, kind="server_error")
         if exc.status_code in NOT_THE_REQUEST:
             return FatalLLMError(text)
-        return RequestRejected(_scrub(f"HTTP {exc.status_code}: {_endpoint_message(exc)}",
-                                      api_key))
+        return RequestRejected(_scrub(
+            f"{REJECTED_TEXT} (HTTP {exc.status_code}): {_endpoint_message(exc)}", api_key))
     return FatalLLMError(text)
 
 

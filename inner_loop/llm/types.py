@@ -97,6 +97,9 @@ class FatalLLMError(LLMError):
     exhausted. Failures the request's author cannot cause: the run stops (infrastructure)."""
 
 
+REJECTED_TEXT = "rejected by the endpoint"  # in every RequestRejected message
+
+
 class RequestRejected(FatalLLMError):
     """The endpoint refused this request's content: a 4xx other than 401/403/404/407 (auth,
     route), 408/409 (retried) and 429 (rate limit) — a context overflow, an invalid schema, bad
