@@ -157,3 +157,38 @@ def test_in_a_real_browser_the_page_renders_without_console_errors_and_follows_t
     assert dom.count("<svg") == len(KINDS) and "<path" in dom  # the figures are in the DOM
     assert "Autodata run rtest" in dom and 'id="live-status"' in dom
     assert [line for line in log.splitlines() if ":CONSOLE" in line] == []
+
+
+@pytest.mark.slow  # a real `autodata evolve` run (3 iterations) while the browser watches: ~1-2 min
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian: apt-get install chromium)")
+def test_in_a_real_browser_the_page_follows_a_live_evolve_run_to_its_end(tmp_path):
+    run_dir = tmp_path / "live"
+    evolve = subprocess.Popen(
+        [sys.executable, "-m", "evolve.cli", "evolve", "--run-dir", str(run_dir), "--iterations", "3",
+         "--minibatch", "1", "--final-repeats", "0", "--seed", "2", "--set", "inner_loop.max_rounds=1",
+         "--set", "run.validation_limit=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _until(lambda: (run_dir / "autodata.duckdb").exists(), 120)
+        with WatchServer(run_dir, interval_s=0.3, hold_s=600) as server:
+            page = server.page
+            browser = headless(server.url, tmp_path / "profile", budget_ms=600_000)
+            try:
+                assert _until(lambda: page.polls > 0, 120), "the page's script never polled"
+                first = page.client_version
+                assert "finished" not in page.html.split("Figures")[0]  # opened while running
+                out, err = evolve.communicate(timeout=600)
+                assert evolve.returncode == 0, err[-2000:]
+                assert _until(lambda: "<td>finished</td>" in page.html, 300), "never saw the end"
+                shown = page.version
+                assert _until(lambda: page.client_version >= shown, 300), "the browser never caught up"
+            finally:
+                page.close()
+                dom, log = browser.communicate(timeout=300)
+    finally:
+        if evolve.poll() is None:
+            evolve.kill()
+    assert shown > first + 1  # it followed the run through several states
+    in_dom = int(dom.split('data-version="', 1)[1].split('"', 1)[0])
+    assert in_dom >= shown and "<td>finished</td>" in dom  # (a last snapshot may come after the end)
+    assert dom.count("<svg") == len(KINDS)
+    assert [line for line in log.splitlines() if ":CONSOLE" in line] == []
