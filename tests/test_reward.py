@@ -128,3 +128,15 @@ def test_an_endpoint_answering_as_the_sim_is_said_once_at_the_first_reward(capsy
     assert out[0] > out[1]
     err = capsys.readouterr().err
     assert err.count("SIMULATED judge (the endpoint answered as the simulated world)") == 1
+
+
+def test_the_readme_recipe_without_its_key_stops_before_any_training(monkeypatch):
+    """README "Train on the data": RubricReward(load_config("configs/paper.toml", []))."""
+    from pathlib import Path
+
+    from inner_loop.config import load_config
+
+    monkeypatch.delenv("MOONSHOT_API_KEY", raising=False)
+    paper = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
+    with pytest.raises(ConfigError, match="MOONSHOT_API_KEY"):
+        RubricReward(load_config(paper, []))
