@@ -154,16 +154,23 @@ def describe(s: Settings, target: str) -> str:
     return "; ".join(dict.fromkeys(bits)) or "no recognisable change"
 
 
+def _hedged(hedge: str, text: str) -> str:
+    """'Optionally, reply with ...': a hedge in front of a sentence (its first clause)."""
+    if not hedge or text[:1].isdigit():
+        return text  # a numbered rule line keeps its number (and is not hedged)
+    return hedge + (text if text[:2].isupper() else text[:1].lower() + text[1:])
+
+
 def apply_settings(content: str, s: Settings, target: str, r: random.Random | None, hedge: str = "") -> str:
     """The edited file: rubric rules rewritten in place, round limit replaced, sentences added."""
     out = content
     if s.rubric():
         head = w.VERIFIER_HEAD if target.endswith("verifier.md") else None
         out = replace_lines(r"rubric rules" if head else RUBRIC_LINES,
-                            hedge + rubric_block(read_settings(lx.instruction_text(content)), s, r, head).lstrip())(out)
+                            _hedged(hedge, rubric_block(read_settings(lx.instruction_text(content)), s, r, head).lstrip()))(out)
     if s.rounds:
-        out = replace_lines(r"\brounds\b", hedge + (w.ROUNDS[0] if r is None else r.choice(w.ROUNDS)).format(n=s.rounds))(out)
-    text = " ".join(hedge + t for t in sentences_for(s, target, r))
+        out = replace_lines(r"\brounds\b", _hedged(hedge, (w.ROUNDS[0] if r is None else r.choice(w.ROUNDS)).format(n=s.rounds)))(out)
+    text = " ".join(_hedged(hedge, t) for t in sentences_for(s, target, r))
     if text and target.endswith("refinement.md"):
         return out.rstrip("\n") + f" {text}\n"
     return before_paper(text)(out) if text else out

@@ -53,7 +53,7 @@ JSON_BLOCK = FENCED  # kept for callers that strip quoted JSON examples
 COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 QUOTED = re.compile(r"\"[^\"\n]{0,400}\"|“[^”\n]{0,400}”|`[^`\n]{0,400}`")
 FAILURE_HEADING = re.compile(r"^\W*(?:TOO EASY|FAILED ON STRONG|FAILED QUALITY CHECK)\b", re.IGNORECASE)
-CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|;\s*|,\s+(?=(?:and|but|then|instead|while)\b)|\s+but\s+|\.$")
+CLAUSE_SPLIT = re.compile(r"(?<=[.!?;])\s+|;\s*|,\s+(?=(?:and|but|then|instead|while)\b)|(?<!nothing)(?<!anything)\s+but\s+|\.$")
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20}
 NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b")
