@@ -214,3 +214,22 @@ def test_truncated_stream_fault_ends_the_stream_early_with_an_error():
                                                         stream=True):
                 got.append(chunk)
     assert got and got[-1].choices[0].finish_reason is None  # cut before the finish chunk
+
+
+def test_tool_choice_is_honoured_or_refused(client):
+    prose = client.chat.completions.create(model="sim-weak_solver", messages=USER, tools=TOOLS,
+                                           tool_choice="none")
+    assert prose.choices[0].message.content and not prose.choices[0].message.tool_calls
+    with pytest.raises(openai.BadRequestError, match="cannot honour tool_choice 'none'"):
+        client.chat.completions.create(model="sim-orchestrator", messages=ORCH, tools=TOOLS,
+                                       tool_choice="none")
+    auto = client.chat.completions.create(model="sim-orchestrator", messages=ORCH, tools=TOOLS,
+                                          tool_choice="required")
+    assert auto.choices[0].message.tool_calls
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="sim-weak_solver", messages=USER, tools=TOOLS,
+                                       tool_choice="required")
+    assert info.value.body["param"] == "tool_choice"
+    with pytest.raises(openai.BadRequestError, match="not among the tools"):
+        client.chat.completions.create(model="sim-orchestrator", messages=ORCH, tools=TOOLS,
+                                       tool_choice={"type": "function", "function": {"name": "nope"}})

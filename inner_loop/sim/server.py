@@ -42,8 +42,8 @@ from inner_loop import sim
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.roles import ROLES
 from inner_loop.sim.wire import (
-    FINGERPRINT, ChatRequest, WireError, check_format, completion, parse_chat, stream_chunks,
-    to_llm_request,
+    FINGERPRINT, ChatRequest, WireError, check_format, check_tool_choice, completion, parse_chat,
+    stream_chunks, to_llm_request,
 )
 
 FAULTS: tuple[str, ...] = ("429", "500", "503", "timeout", "reset", "bad_json", "truncated",
@@ -242,6 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
         for index in range(chat.n):
             response = sim.respond(to_llm_request(chat, index))
             check_format(chat, response)
+            check_tool_choice(chat, response)
             responses.append(response)
         cid = "chatcmpl-sim-" + hashlib.sha256(body).hexdigest()[:24]
         self._wait_latency(t0)

@@ -8,7 +8,9 @@ OpenAI's error shape `{"error": {"message", "type", "param", "code"}}` — on an
 `stream_chunks` build a `chat.completion` and the `chat.completion.chunk` events of a stream
 (content and tool-call deltas, a finish chunk per choice, the usage chunk when
 `stream_options.include_usage`). `check_format` is the JSON-mode promise: an answer that is not
-the JSON (or does not fit the JSON schema) the client asked for is a 400, never a reshaped answer.
+the JSON (or does not fit the JSON schema) the client asked for is a 400, never a reshaped answer;
+`check_tool_choice` the same for `tool_choice` "none", "required" or a named tool.
+Not modelled: `max_tokens` never truncates an answer (the sim's answers are short), no logprobs.
 """
 
 from __future__ import annotations
@@ -260,6 +262,25 @@ def check_format(chat: ChatRequest, response: LLMResponse) -> None:
         raise WireError(400, f"the simulated {role}'s answer does not fit the requested "
                              f"{fmt.type}: {'; '.join(found[:3])}", param="response_format",
                         code="response_format_unsupported")
+
+
+def check_tool_choice(chat: ChatRequest, response: LLMResponse) -> None:
+    """WireError 400 when `tool_choice` required a call (or one named tool) the answer lacks."""
+    choice, role = chat.tool_choice, chat.model.removeprefix("sim-")
+    names = [c.name for c in response.tool_calls]
+    if isinstance(choice, NamedToolChoice):
+        wanted = choice.function.get("name")
+        if chat.tools is None or wanted not in [t.function.name for t in chat.tools]:
+            raise WireError(400, f"tool_choice names {wanted!r}, which is not among the tools",
+                            param="tool_choice", code="invalid_value")
+        if names != [wanted]:
+            raise WireError(400, f"the simulated {role} answered with {names or 'no tool call'}; it "
+                                 f"cannot honour tool_choice {wanted!r}", param="tool_choice",
+                            code="tool_choice_unsupported")
+    elif (choice == "required" and not names) or (choice == "none" and names):
+        what = f"with the tool calls {names}" if names else "without a tool call"
+        raise WireError(400, f"the simulated {role} answered {what}; it cannot honour tool_choice "
+                             f"{choice!r}", param="tool_choice", code="tool_choice_unsupported")
 
 
 def _message_json(response: LLMResponse) -> dict[str, Any]:
