@@ -154,9 +154,12 @@ def sigterm_storm(work: Path, ref: Path, n: int, rng: random.Random) -> None:
         for i in range(n):
             args = h.cli("evolve", "--run-dir", str(path), *extra) if i == 0 else h.cli("resume", str(path))
             signum = signal.SIGINT if i % 4 == 3 else signal.SIGTERM
+            starts = _starts(path)
             proc = subprocess.Popen(args, cwd=h.ROOT, env=h.env(), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(2.0, 5.0))
+            while _starts(path) == starts and proc.poll() is None:  # the run holds its lock
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.3, 3.0))
             proc.send_signal(signum)
             _, err = proc.communicate(timeout=300)
             lines = [ln for ln in err.splitlines() if ln.startswith("autodata:")]
@@ -171,6 +174,12 @@ def sigterm_storm(work: Path, ref: Path, n: int, rng: random.Random) -> None:
     same = rc == 0 and h.facts(path) == h.facts(ref)
     h.row(SECTION, "after the storm: same attempts, evaluations and lineage as uninterrupted",
           f"exit {rc}, {'identical' if same else 'DIFFERENT'}", same)
+
+
+def _starts(path: Path) -> int:
+    log = path / "logs" / "run.log"
+    text = log.read_text() if log.exists() else ""
+    return text.count("started run ") + text.count("resumed run ")
 
 
 def journal_cost(work: Path) -> None:
