@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,9 @@ from evolve.jobs import run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
 from evolve.selection import select_parent
-from evolve.validate import check_changes, check_tree, same_tree, smoke_reason
+from evolve.validate import (
+    archive_reason, check_changes, check_tree, same_tree, smoke_reason,
+)
 
 if TYPE_CHECKING:
     from evolve.run import RunContext
@@ -200,7 +201,7 @@ def validate(ctx: RunContext, a: Attempt) -> None:
         ctx.store.record_candidate_event(a.cid, "validating", f"tree {tree_sha}")
         reason = (check_changes(tree, a.manifest, changes)
                   or same_tree(tree_sha, _earlier_trees(ctx, a))
-                  or _archive_reason(ctx, tree, tree_sha) or _smoke(ctx, a, tree))
+                  or archive_reason(ctx.repo, tree, tree_sha) or _smoke(ctx, a, tree))
     if reason:
         ctx.store.record_decision(a.cid, "invalid", reason)
         ctx.log.info("iteration %d: %s invalid: %s", a.n, a.cid, reason)
@@ -216,18 +217,6 @@ def _earlier_trees(ctx: RunContext, a: Attempt) -> dict[str, str]:
             "c.iteration <= ? ORDER BY c.iteration", [a.view.upto]):
         out.setdefault(r["detail"].removeprefix("tree "), r["candidate_id"])
     return out
-
-
-def _archive_reason(ctx: RunContext, tree: Path, tree_sha: str) -> str | None:
-    """The files git would hand out for this tree (its attributes applied) must be the files
-    validated: else a commit of the candidate is not the candidate."""
-    archived = ctx.repo.checkout(tree_sha)
-    try:
-        if harness_digest(archived) != harness_digest(tree):
-            return "the committed files would differ from the validated files (git attributes?)"
-    finally:
-        shutil.rmtree(archived, ignore_errors=True)
-    return None
 
 
 def _smoke(ctx: RunContext, a: Attempt, tree: Path) -> str | None:

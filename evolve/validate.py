@@ -7,22 +7,25 @@ Then, in order: git's changed paths are not empty ("no change"), none escapes th
 manifest is neither deleted nor renamed, every changed path matches the parent manifest's editable
 globs and is not `always_protected` (manifest, .gitignore, .gitattributes, .gitmodules, .git/),
 no added or modified file is a symlink, binary or over 256 KB, `load_harness` passes, the tree is
-not the tree of an earlier candidate (`same_tree`), and a quick smoke episode (one train paper,
-`max_rounds=1`) runs without a harness error. The first failure is the candidate's `invalid`
-reason, one line whatever the input; `None` means valid.
+not the tree of an earlier candidate (`same_tree`), git would hand out exactly these files for
+it (`archive_reason`: no attribute such as `export-ignore` changes a checkout), and a quick
+smoke episode (one train paper, `max_rounds=1`) runs without a harness error. The first failure
+is the candidate's `invalid` reason, one line whatever the input; `None` means valid. After an
+accepted candidate is committed, the loop checks the commit's files are the validated files.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import (
-    MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, always_protected, load_harness,
-    walk_files,
+    MANIFEST, MAX_FILE_BYTES, HarnessInvalid, Manifest, always_protected, harness_digest,
+    load_harness, walk_files,
 )
-from evolve.repo import ChangedPath
+from evolve.repo import ChangedPath, HarnessRepo
 
 
 def check_tree(root: Path) -> str | None:
@@ -88,6 +91,18 @@ def check_changes(root: Path, manifest: Manifest, changes: Sequence[ChangedPath]
         load_harness(root)
     except HarnessInvalid as exc:
         return f"harness does not load: {exc}"
+    return None
+
+
+def archive_reason(repo: HarnessRepo, tree: Path, tree_sha: str) -> str | None:
+    """The files git hands out for `tree_sha` (its attributes applied, as every checkout of a
+    commit of it) must be the files validated in `tree`: else a commit is not the candidate."""
+    archived = repo.checkout(tree_sha)
+    try:
+        if harness_digest(archived) != harness_digest(tree):
+            return "the committed files would differ from the validated files (git attributes?)"
+    finally:
+        shutil.rmtree(archived, ignore_errors=True)
     return None
 
 

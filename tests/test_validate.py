@@ -13,9 +13,9 @@ import pytest
 from harness_fixtures import MINIMAL_MANIFEST
 
 from inner_loop.episode import EpisodeRecord
-from inner_loop.harness import Manifest
+from inner_loop.harness import MAX_FILES, Manifest
 from evolve.repo import ChangedPath, HarnessRepo
-from evolve.validate import check_changes, smoke_reason
+from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
 
 MANIFEST = MINIMAL_MANIFEST
 
@@ -131,3 +131,53 @@ def test_smoke_reason_flags_a_timeout():
 
 def test_smoke_reason_accepts_an_exhausted_episode():
     assert smoke_reason(_episode("exhausted")) is None
+
+
+# --- issue 22: protected whatever the globs say; lstat before git; the committed tree ----------
+
+WIDE = MANIFEST.replace('editable = ["prompts/*.md", "*.py"]', 'editable = ["*", "*/*"]')
+
+
+def check_wide(scratch: tuple[HarnessRepo, Path]) -> str | None:
+    repo, tree = scratch
+    return check_changes(tree, Manifest.model_validate(tomllib.loads(WIDE)),
+                         repo.changed_paths(tree))
+
+
+@pytest.mark.parametrize("path", [".gitattributes", ".gitignore", ".gitmodules",
+                                  "prompts/.gitattributes", "harness.toml"])
+def test_git_control_files_and_manifest_are_protected_under_wide_globs(scratch, path):
+    assert Manifest.model_validate(tomllib.loads(WIDE)).is_editable("anything.py")
+    (scratch[1] / path).write_text("* export-ignore\n")
+    assert check_wide(scratch) == f"protected path changed: {path}"
+
+
+def test_a_thousand_files_are_refused_from_lstat_before_git(scratch):
+    import time
+
+    for i in range(1000):
+        (scratch[1] / f"f{i}.md").write_text("x")
+    t0 = time.monotonic()
+    assert check_tree(scratch[1]) == f"too many files: more than {MAX_FILES}"
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_a_hard_link_is_refused_before_git(scratch):
+    os.link(scratch[1] / "agent.py", scratch[1] / "twin.py")
+    assert check_tree(scratch[1]) == "hard link not allowed: agent.py (2 links)"
+
+
+def test_export_ignore_would_make_the_commit_differ_from_the_validated_files(scratch):
+    repo, tree = scratch
+    assert archive_reason(repo, tree, repo.staged_tree(tree)) is None
+    (tree / ".gitattributes").write_text("agent.py export-ignore\n")
+    reason = archive_reason(repo, tree, repo.staged_tree(tree))
+    assert reason == "the committed files would differ from the validated files (git attributes?)"
+
+
+def test_a_tree_seen_before_is_a_duplicate(scratch):
+    repo, tree = scratch
+    (tree / "prompts" / "challenger.md").write_text("Read $paper twice.\n")
+    sha = repo.staged_tree(tree)
+    assert same_tree(sha, {sha: "c0004-abcdef"}) == "same tree as c0004-abcdef"
+    assert same_tree(sha, {repo.tree_sha(repo.seed_sha): "seed"}) is None
