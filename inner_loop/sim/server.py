@@ -41,9 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from inner_loop import sim
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.roles import ROLES
+from inner_loop.sim.answers import completion, stream_chunks
 from inner_loop.sim.wire import (
-    FINGERPRINT, ChatRequest, WireError, check_format, check_tool_choice, completion, parse_chat,
-    stream_chunks, to_llm_request,
+    FINGERPRINT, ChatRequest, WireError, check_format, check_tool_choice, parse_chat, to_llm_request,
 )
 
 FAULTS: tuple[str, ...] = ("429", "500", "503", "timeout", "reset", "bad_json", "truncated",

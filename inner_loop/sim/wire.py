@@ -1,13 +1,11 @@
-"""The OpenAI chat.completions wire format of the loopback sim server (server.py).
+"""The OpenAI chat.completions wire format of the loopback sim server (server.py): requests.
 
 `parse_chat(body)` validates a request body the way OpenAI does (a JSON object, known arguments
 only, `messages` non-empty, `max_tokens` ≥ 1, `n` in 1..128, tools with a `function`, a known
 `response_format` type, `stream_options` only with `stream`) and raises WireError — a 4xx in
 OpenAI's error shape `{"error": {"message", "type", "param", "code"}}` — on anything else.
-`to_llm_request` maps it onto the seam (the role is the model name `sim-<role>`). `completion` and
-`stream_chunks` build a `chat.completion` and the `chat.completion.chunk` events of a stream
-(content and tool-call deltas, a finish chunk per choice, the usage chunk when
-`stream_options.include_usage`). `check_format` is the JSON-mode promise: an answer that is not
+`to_llm_request` maps it onto the seam (the role is the model name `sim-<role>`; answers are built
+by answers.py). `check_format` is the JSON-mode promise: an answer that is not
 the JSON (or does not fit the JSON schema) the client asked for is a 400, never a reshaped answer;
 `check_tool_choice` the same for `tool_choice` "none", "required" or a named tool.
 Not modelled: `max_tokens` never truncates an answer (the sim's answers are short), no logprobs.
@@ -17,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -281,67 +277,3 @@ def check_tool_choice(chat: ChatRequest, response: LLMResponse) -> None:
         what = f"with the tool calls {names}" if names else "without a tool call"
         raise WireError(400, f"the simulated {role} answered {what}; it cannot honour tool_choice "
                              f"{choice!r}", param="tool_choice", code="tool_choice_unsupported")
-
-
-def _message_json(response: LLMResponse) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": response.content}
-    if response.reasoning_content is not None:
-        message["reasoning_content"] = response.reasoning_content
-    if response.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in response.tool_calls]
-    return message
-
-
-def usage_json(responses: list[LLMResponse]) -> dict[str, int]:
-    prompt = responses[0].usage.input_tokens if responses else 0
-    completion_tokens = sum(r.usage.output_tokens for r in responses)
-    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens}
-
-
-def completion(model: str, responses: list[LLMResponse], completion_id: str) -> dict[str, Any]:
-    return {
-        "id": completion_id, "object": "chat.completion", "created": 0, "model": model,
-        "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": i, "message": _message_json(r), "finish_reason": r.finish_reason,
-                     "logprobs": None} for i, r in enumerate(responses)],
-        "usage": usage_json(responses),
-    }
-
-
-def _pieces(text: str, words: int = 4) -> list[str]:
-    tokens = re.findall(r"\s*\S+\s*|\s+", text)
-    return ["".join(tokens[i:i + words]) for i in range(0, len(tokens), words)] or [text]
-
-
-def _choice_deltas(response: LLMResponse) -> Iterator[dict[str, Any]]:
-    yield {"role": "assistant", "content": ""}
-    if response.reasoning_content:
-        for piece in _pieces(response.reasoning_content):
-            yield {"reasoning_content": piece}
-    for piece in _pieces(response.content) if response.content else []:
-        yield {"content": piece}
-    for i, call in enumerate(response.tool_calls):
-        yield {"tool_calls": [{"index": i, "id": call.id, "type": "function",
-                               "function": {"name": call.name, "arguments": ""}}]}
-        args = call.arguments
-        for start in range(0, len(args), 32):
-            yield {"tool_calls": [{"index": i, "function": {"arguments": args[start:start + 32]}}]}
-
-
-def stream_chunks(model: str, responses: list[LLMResponse], completion_id: str,
-                  include_usage: bool) -> Iterator[dict[str, Any]]:
-    """The `chat.completion.chunk` objects of a streamed answer, in order (no `[DONE]`)."""
-    base = {"id": completion_id, "object": "chat.completion.chunk", "created": 0, "model": model,
-            "system_fingerprint": FINGERPRINT}
-    extra = {"usage": None} if include_usage else {}
-    for index, response in enumerate(responses):
-        for delta in _choice_deltas(response):
-            yield {**base, "choices": [{"index": index, "delta": delta, "finish_reason": None,
-                                        "logprobs": None}], **extra}
-        yield {**base, "choices": [{"index": index, "delta": {},
-                                    "finish_reason": response.finish_reason, "logprobs": None}], **extra}
-    if include_usage:
-        yield {**base, "choices": [], "usage": usage_json(responses)}
