@@ -20,7 +20,7 @@ from inner_loop.harness import (
     MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, HarnessInvalid, Manifest, load_harness,
 )
 from inner_loop.llm.client import LLMClient
-from inner_loop.llm.types import FatalLLMError, RequestRejected
+from inner_loop.llm.types import FatalLLMError, RequestRejected, ToolSpec
 from evolve.analyzer import Diagnosis
 from evolve.cli import main
 from evolve.implementer import MAX_ARGUMENT_CHARS, Workspace, run_implementer
@@ -78,6 +78,18 @@ def test_a_lone_surrogate_in_a_request_is_rejected_not_raised():
             _client(ep.base_url).complete("implementer", [{"role": "user",
                                                            "content": "a\ud800b"}])
         assert ep.seen == []  # nothing was sent
+
+
+def test_a_request_nested_too_deeply_to_encode_is_rejected_not_raised():
+    deep: dict = {"type": "object", "properties": {}}
+    node = deep
+    for _ in range(3000):
+        node["properties"]["x"] = node = {"type": "object", "properties": {}}
+    tool = ToolSpec(name="t", description="d", parameters=deep)
+    with ScriptedEndpoint(lambda role, body: None) as ep:
+        with pytest.raises(RequestRejected, match="nested too deeply"):
+            _client(ep.base_url).complete("implementer", HI, tools=[tool])
+        assert ep.seen == []
 
 
 # --- the implementer's tools ------------------------------------------------------------------

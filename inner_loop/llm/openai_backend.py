@@ -53,6 +53,8 @@ def complete(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
     except UnicodeEncodeError as exc:  # a lone surrogate in the messages: unsendable as UTF-8
         error = RequestRejected(f"{REJECTED_TEXT}: the request is not valid UTF-8 text "
                                 f"({exc.reason} at index {exc.start})")
+    except RecursionError:  # tool parameters nested too deeply for the JSON encoder
+        error = RequestRejected(f"{REJECTED_TEXT}: the request is nested too deeply to encode")
     # raised outside the except blocks: the openai exception (which may quote the key) is not
     # even kept as __context__
     raise error
