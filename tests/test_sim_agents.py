@@ -109,3 +109,14 @@ def test_edits_draw_varied_parameters_and_wording_from_one_hypothesis():
     caps = {edits._meaning(o).cap for o in outs}
     blocks = {next(line for line in o.splitlines() if "rubric" in line.lower() and ";" in line) for o in outs}
     assert len(caps) >= 3 and 6 in caps and len(blocks) >= 8
+
+
+def test_a_proposed_cap_comes_from_the_weights_the_rounds_show():
+    """The analyzer proposes a cap below the largest weight it saw (7 here), never a fixed number."""
+    rounds = [RoundRecord(index=i, example=example("An unrelated setting.", weights=(7, 6, -4)), outcome="failed_on_strong")
+              for i in (1, 2, 3)]
+    for seed in range(6):
+        hyp = next(h for h in diagnose(rounds, seed)["hypotheses"] if " point to negatives" in h["change"])
+        assert "largest weight 7" in hyp["change"]
+        cap = edits.read_settings(hyp["change"].split("Change:")[1]).cap
+        assert cap is None or 2 <= cap < 7

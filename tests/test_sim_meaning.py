@@ -187,3 +187,16 @@ def test_readme_states_no_stale_rule_numbers():
     for stale in ("leak rate 45%", "65% with none", "| 35% |", "18% of examples", "+0.12 per TOO EASY", "−0.08 per"):
         assert stale not in text, stale
     assert json.dumps(wording.SENTENCES["self_test"][0])[1:40] in text
+
+
+def test_an_edit_acts_through_what_it_states_not_its_wording(paper):
+    """Two wordings of cap 5 with no negative items write the same rubrics; cap 5 and cap 9 do not."""
+    base = SEED.replace("7-10 positive items weighted +1..+10 for what a good answer contains, and 3-5 negative items\n"
+                        "  weighted -1..-10 for common mistakes.", "{rule}")
+    def rubrics(rule):
+        return [json.loads(write_example(prompt(paper, template=base.replace("{rule}", rule)), s, True))["rubric"]
+                for s in range(6)]
+    a = rubrics("Weights between 1 and 5; no negative items.")
+    assert a == rubrics("Each weight at most 5; leave out negative items entirely.")
+    assert a != rubrics("Each weight at most 9; leave out negative items entirely.")
+    assert all(1 <= i["weight"] <= 5 for r in a for i in r if isinstance(i["weight"], int))

@@ -1,10 +1,11 @@
 """The simulated analyzer: reads the transcripts it is given and writes a root-cause diagnosis.
 
 It parses the transcript format of evolve/transcripts.py (episode and round headers, the
-example's fields, the verifier line, parse errors), classifies each failed round by cause, quotes
-evidence, and turns the most frequent causes into hypotheses phrased as concrete changes. It
-reads the history and drops an idea that was already rejected twice. Different logs give
-different diagnoses; it sometimes ranks a lesser cause first (10%).
+example's fields, the verifier line, parse errors), classifies each failed round by cause, and
+writes a hypothesis per frequent cause from that cause's evidence (its rounds, papers, solver
+averages, weights, a quoted question; proposals.py) with one of several remedies whose numbers
+come from the evidence. It reads the history and drops an idea that was already rejected twice.
+Different logs give different diagnoses; it sometimes ranks a lesser cause first (MISRANK).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ drawn from its seed: a faithful edit (60%), a useless rewording (12%), a harmful
 broken edit (9%: an unknown template variable or a Python syntax error) or an attempt on a
 protected path (9%). Then: read the target -> write the edited file -> finish with a summary.
 What the edit says comes from the change text, understood through the same lexicon the other
-simulated models use (edits.py).
+simulated models use, perturbed and worded from the implementer's own stream (edits.py).
 """
 
 from __future__ import annotations
