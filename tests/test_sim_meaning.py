@@ -183,7 +183,10 @@ def test_readme_tables_equal_the_code():
 
 
 def test_readme_states_no_stale_rule_numbers():
+    from inner_loop.sim import judge
     text = tables.README.read_text(encoding="utf-8")
+    assert f"on answers longer than {judge.LONG_ANSWER_CHARS} characters" in text
+    assert f"flip with {round(100 * judge.JUDGE_ERROR)}%" in text
     for stale in ("leak rate 45%", "65% with none", "| 35% |", "18% of examples", "+0.12 per TOO EASY", "−0.08 per"):
         assert stale not in text, stale
     assert json.dumps(wording.SENTENCES["self_test"][0])[1:40] in text
