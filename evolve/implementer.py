@@ -83,6 +83,11 @@ class _Bad(Exception):
     """A tool call the model got wrong (not a security refusal): `{"ok": false, "error": ...}`."""
 
 
+def _show(text: Any) -> str:
+    """A model-written name as quoted in a result: repr, at most 200 chars of it."""
+    return repr(text[:200] if isinstance(text, str) else text)
+
+
 def clean_text(text: str) -> str:
     """`text` as valid UTF-8 (lone surrogates replaced): what may be sent back or stored."""
     return text.encode("utf-8", "replace").decode("utf-8")
@@ -146,9 +151,9 @@ class Workspace:
             raise _Refused("escape", "path must be a non-empty string")
         p = PurePosixPath(path)
         if "\\" in path or p.is_absolute() or ".." in p.parts or not p.parts:
-            raise _Refused("escape", f"path {path!r} escapes the harness directory")
+            raise _Refused("escape", f"path {_show(path)} escapes the harness directory")
         if ".git" in p.parts:
-            raise _Refused("escape", f"path {path!r} is inside .git")
+            raise _Refused("escape", f"path {_show(path)} is inside .git")
         _utf8(path, "path")
         if len(path) > MAX_PATH_CHARS or any(len(x.encode()) > MAX_NAME_BYTES for x in p.parts):
             raise _Bad(f"path too long: at most {MAX_NAME_BYTES} bytes per name and "
@@ -159,9 +164,9 @@ class Workspace:
         for part in p.parts:
             current = current / part
             if current.is_symlink():
-                raise _Refused("escape", f"path {path!r} goes through a symlink")
+                raise _Refused("escape", f"path {_show(path)} goes through a symlink")
         if not current.resolve().is_relative_to(self.root.resolve()):
-            raise _Refused("escape", f"path {path!r} escapes the harness directory")
+            raise _Refused("escape", f"path {_show(path)} escapes the harness directory")
         rel = p.as_posix()
         if write and not self.manifest.is_editable(rel):
             raise _Refused("protected", f"{rel} is protected (editable globs: "
@@ -244,13 +249,13 @@ class Workspace:
             summary = clean_text(str(args.get("summary", "")))[:SUMMARY_CHARS]
             return {"ok": True, "finished": True, "summary": summary}
         if name not in handlers:
-            return {"ok": False, "error": f"unknown tool {name!r}; tools: {sorted(handlers)}"}
+            return {"ok": False, "error": f"unknown tool {_show(name)}; tools: {sorted(handlers)}"}
         try:
             return handlers[name](**args)
         except TypeError as exc:
             return {"ok": False, "error": f"bad arguments for {name}: {exc}"}
         except _Refused as exc:
-            self.refusals.append(Refusal(tool=name, path=clean_text(str(args.get("path"))),
+            self.refusals.append(Refusal(tool=name, path=clean_text(str(args.get("path"))[:200]),
                                          kind=exc.kind, reason=exc.reason))
             return {"ok": False, "error": f"refused: {exc.reason}"}
         except _Bad as exc:

@@ -118,10 +118,14 @@ def test_hostile_tool_arguments_are_refused_one_line_each(tmp_path: Path):
                                                "content": "#" * (MAX_FILE_BYTES + 1)})),
         "nul": ("write_file", json.dumps({"path": "a.py", "content": "a\0b"})),
         "control char": ("write_file", json.dumps({"path": "a\n.py", "content": "x"})),
+        "long escape": ("write_file", json.dumps({"path": "../" + "x" * 500_000, "content": ""})),
+        "long tool name": ("x" * 500_000, "{}"),
     }
     for what, (name, args) in cases.items():
         out = _call(ws, name, args)
         assert out["ok"] is False and "\n" not in out["error"], what
+        assert len(out["error"]) < 400, what
+    assert len(ws.refusals) == 1 and len(ws.refusals[0].path) == 200
     assert sorted(p.name for p in ws.root.iterdir()) == sorted(p.name for p in SEED.iterdir()
                                                                if p.name != "__pycache__")
 
