@@ -1,0 +1,74 @@
+"""Measure `generate` at corpus scale: papers/s and driver memory as the corpus grows.
+
+The bundled corpus is repeated with distinct ids (`<id>~<k>`) up to N papers; each run writes a
+fresh output directory and prints one JSON line: papers, executor, wall seconds, papers/s, the
+driver's peak RSS (ru_maxrss) and its RSS at the end. SIMULATED: every role answers from the
+simulated world in the driver's process (the numbers measure the runtime, not a model).
+
+    python scripts/scale_generate.py --papers 150 1500 --max-rounds 1 --executor local
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inner_loop.config import load_config  # noqa: E402
+from inner_loop.generate import run_generate  # noqa: E402
+from inner_loop.llm.client import LLMClient  # noqa: E402
+from inner_loop.papers import Paper, load_papers  # noqa: E402
+from inner_loop.papers import default_corpus_path  # noqa: E402
+
+
+def corpus(n: int) -> list[Paper]:
+    base, _report = load_papers(default_corpus_path())
+    return [base[i % len(base)].model_copy(update={"id": f"{base[i % len(base)].id}~{i}"})
+            for i in range(n)]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(n: int, sets: list[str]) -> dict:
+    config = load_config(None, sets)
+    papers = corpus(n)
+    client = LLMClient(config)
+    with tempfile.TemporaryDirectory(prefix="autodata-scale-") as out:
+        t0 = time.monotonic()
+        summary = run_generate(papers, out, config=config, client=client)
+        wall = time.monotonic() - t0
+        size_mb = (Path(out) / "episodes.jsonl").stat().st_size / 2**20
+    client.close()
+    return {"papers": n, "executor": config.executor.kind, "simulated": config.simulated,
+            "wall_s": round(wall, 1), "papers_per_s": round(n / wall, 3),
+            "accepted": summary["accepted"], "episodes_jsonl_mb": round(size_mb, 1),
+            "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                                        1), "driver_rss_end_mb": round(rss_mb(), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--papers", type=int, nargs="+", default=[150, 1500])
+    ap.add_argument("--max-rounds", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--executor", choices=("local", "ray"), default="local")
+    args = ap.parse_args()
+    sets = [f"inner_loop.max_rounds={args.max_rounds}",
+            f"inner_loop.concurrency={args.concurrency}", f"executor.kind={args.executor}"]
+    for n in args.papers:
+        print(json.dumps(measure(n, sets)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
