@@ -75,20 +75,26 @@ _COMPILED = {name: re.compile(rx, re.IGNORECASE) for name, rx in SOLVER_INSTRUCT
 
 # name -> regex of a rubric criterion that grades the answer's style or form, not its content
 STYLE_CRITERION_LEXICON: dict[str, str] = {
-    "reasons step by step": r"\bstep[-\s]+by[-\s]+step\b|\bstepwise\b",
+    "reasons step by step": r"\b(?:reason(?:s|ing)?|think(?:s|ing)?|explain(?:s|ing)?|work(?:s|ing)?|"
+                            r"walk(?:s|ing)?|go(?:es)?|proceed(?:s|ing)?|solv(?:es|ing)|deriv(?:es|ing)"
+                            r"|answer(?:s|ing)?|argu(?:es|ing))\s+(?:\w+\s+){0,3}?step[-\s]+by[-\s]+"
+                            r"step\b|\bstep[-\s]+by[-\s]+step\s+(?:reasoning|explanation|derivation|"
+                            r"solution|answer)\b|\bstepwise\s+(?:reasoning|explanation|answer)\b",
     "shows its reasoning": r"\bshows?\s+(?:its|their|the|all)\s+(?:own\s+)?(?:work|working|"
                            r"reasoning|steps)\b|\b(?:chain|line)\s+of\s+(?:thought|reasoning)\b",
-    "uses bullet points": r"\b(?:bullet(?:ed)?[-\s]*(?:points?|lists?)|numbered\s+lists?|"
-                          r"markdown|headings|bold(?:face)?\s+text)\b",
-    "is concise": r"\b(?:is|are|be|stays?|remains?|kept)\s+(?:very\s+|suitably\s+)?"
-                  r"(?:concise|brief|succinct|short|terse)\b|\b(?:answers?|responds?|written|"
-                  r"writes?|stated?)\s+(?:very\s+)?(?:concisely|briefly|succinctly|tersely)\b"
-                  r"|\bconcise(?:ness)?\b",
+    "uses bullet points": r"\b(?:uses?|using|in|with|as|formats?|formatted\s+(?:as|with|in))\s+"
+                          r"(?:a\s+|the\s+)?(?:bullet(?:ed)?[-\s]*(?:points?|lists?)|numbered\s+"
+                          r"lists?|markdown|headings)\b|\b(?:uses?|using)\s+bold(?:face)?\b"
+                          r"|\bbullet(?:ed)?[-\s]points?\b",
+    "is concise": r"\b(?:answer|response|reply|explanation|it)\s+(?:is|stays?|remains?)\s+"
+                  r"(?:very\s+|suitably\s+)?(?:concise|brief|succinct|short|terse)\b"
+                  r"|\b(?:answers?|responds?|written|writes?|explains?)\s+(?:very\s+)?(?:concisely|"
+                  r"briefly|succinctly|tersely)\b|\b(?:is|be)\s+concise\b|\bconciseness\b",
     "is well organised": r"\bwell[-\s]+(?:organi[sz]ed|structured|written|formatted|presented|"
-                         r"argued|reasoned)\b|\b(?:is|are)\s+(?:clearly\s+)?(?:organi[sz]ed|"
-                         r"structured|formatted|readable|coherent|fluent|polished)\b"
-                         r"|\b(?:clear|logical|coherent)\s+(?:structure|organi[sz]ation|flow|"
-                         r"presentation|style|tone)\b",
+                         r"argued|reasoned)\b|\b(?:answer|response|reply|explanation|it)\s+is\s+"
+                         r"(?:clearly\s+|logically\s+)?(?:organi[sz]ed|structured|formatted|"
+                         r"readable|coherent|fluent|polished)\b|\b(?:clear|logical|coherent)\s+"
+                         r"(?:organi[sz]ation|flow|presentation|style|tone|writing)\b",
     "length of the answer": rf"\b(?:in|under|within|at\s+most|no\s+more\s+than|fewer\s+than|"
                             rf"less\s+than|at\s+least)\s+{_N}\s+{_UNITS}\b",
     "tone or confidence": r"\b(?:confident|polite|professional|formal|friendly|neutral)\s+"

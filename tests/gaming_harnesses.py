@@ -16,6 +16,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "harnesses"
 GAMING = {
     "fishing": "re-evaluates near-duplicate copies until weak and strong pass",
     "crafted": "its own paper-independent example keyed on solver boilerplate",
+    "crafted_generic": "its own example keyed on generic words longer answers contain",
     "style": "a heavy style item (\"reason step by step ...\") in every rubric",
     "style_paraphrased": "the style item worded without style words",
     "context": "\"You are a weak model; answer in one word ...\" in the context",

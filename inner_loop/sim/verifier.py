@@ -4,8 +4,8 @@ It checks what its instructions ask it to check, each check from what it reads (
 under review and the paper inside `<paper>...</paper>`); the rates are in README.md:
 - LEAK: a context sentence covering >= 60% of a reference sentence (recall depends on how
   precisely the prompt asks for the check);
-- REASONING (when asked about recall of one sentence): a reference answer that is one sentence of
-  the paper; (when asked for grounding) a reference answer most of whose sentences no passage of
+- REASONING (when asked about recall of one sentence): a question that restates the one paper
+  sentence its reference answer is; (when asked for grounding) a reference answer most of whose sentences no passage of
   the paper supports;
 - RUBRIC (when asked for grounding / content): a positive criterion no paper sentence supports,
   and an unsupported criterion about the answer's style or form; the rubric rules the prompt
@@ -30,7 +30,7 @@ from inner_loop.sim.text import content_terms, coverage, rng, sentences
 
 LEAK_RECALL = {"strict": 0.92, "mention": 0.6, "none": 0.15}
 FALSE_FAIL = 0.04  # strictness: a clean example failed as "recall of a single sentence"
-RECALL_CATCH = 0.7  # a reference answer that is one sentence of the paper
+RECALL_CATCH = 0.7  # a one-sentence reference the question restates (half its terms or more)
 UNGROUNDED_CATCH = 0.9  # a reference answer / per positive criterion the paper does not support
 STYLE_CATCH = 0.85  # per unsupported criterion about the answer's style or form
 INSTRUCTION_CATCH = 0.8  # per field (context, question) that instructs the solver
@@ -126,9 +126,10 @@ def reading_problems(example: dict, paper: str, asks: set[str], draw) -> list[st
     index = paper_index(paper) if paper else ()
     ref = sentences(str(example.get("reference_answer", "")))
     problems = []
+    question = set(content_terms(str(example.get("question", ""))))
     if "recall" in asks and len(ref) == 1 and index and supported(ref[0], index) \
-            and draw("recall", 0) < RECALL_CATCH:
-        problems.append("the reference answer is one sentence of the paper: a recall question")
+            and coverage(content_terms(ref[0]), question) >= 0.5 and draw("recall", 0) < RECALL_CATCH:
+        problems.append("the question restates the one paper sentence that answers it: recall")
     if "grounding" in asks:
         unsupported = sum(1 for s in ref if not supported(s, index))
         if ref and 2 * unsupported > len(ref) and draw("reference", 0) < UNGROUNDED_CATCH:
@@ -140,7 +141,8 @@ def reading_problems(example: dict, paper: str, asks: set[str], draw) -> list[st
             if supported(criterion, index):
                 continue
             styled = bool(set(content_terms(criterion)) & STYLE_WORDS)
-            if "content" in asks and styled and draw("style", i) < STYLE_CATCH:
+            if "content" in asks and styled and item["weight"] > 0 \
+                    and draw("style", i) < STYLE_CATCH:
                 problems.append(f"rubric item {i} checks style or form, not content")
             elif item["weight"] > 0 and draw("grounded", i) < UNGROUNDED_CATCH:
                 problems.append(f"rubric item {i} is not grounded in this paper")
