@@ -50,7 +50,7 @@ class Strict(BaseModel):
 
 
 class RoundRecord(Strict):
-    index: int  # 1-based: the n-th challenger call of the episode
+    index: int  # 1-based: the n-th round (a challenger call or a new example evaluated; rounds.py)
     challenger_raw: str | None = None
     example: Example | None = None  # the parsed challenger reply, or the example evaluated
     parse_error: str | None = None
