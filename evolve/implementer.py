@@ -203,7 +203,11 @@ class Workspace:
         total = sum(sizes.values()) - sizes.get(rel, 0) + len(data)
         if total > MAX_TOTAL_BYTES:
             raise _Bad(f"harness too large: {total} bytes in all > {MAX_TOTAL_BYTES}")
-        sizes[rel] = len(data)  # the write follows at once
+
+    def _write(self, full: Path, data: bytes) -> None:
+        full.write_bytes(data)
+        if self._sizes is not None:
+            self._sizes[full.relative_to(self.root).as_posix()] = len(data)
 
     def write_file(self, path: Any, content: Any) -> dict[str, Any]:
         rel, full = self.resolve(path, write=True)
@@ -214,7 +218,7 @@ class Workspace:
         data = _utf8(content, "content")
         self._room(full, data)
         full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_bytes(data)
+        self._write(full, data)
         return {"ok": True, "path": rel, "bytes": len(data)}
 
     def replace_in_file(self, path: Any, old: Any, new: Any) -> dict[str, Any]:
@@ -233,7 +237,7 @@ class Workspace:
                                           "exactly once"}
         data = _utf8(text.replace(old, new, 1), "new")
         self._room(full, data)
-        full.write_bytes(data)
+        self._write(full, data)
         return {"ok": True, "path": rel}
 
     def call(self, name: str, arguments: str) -> dict[str, Any]:
