@@ -34,7 +34,7 @@ from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
-from inner_loop.guard import solver_instruction_problems, structural_problems
+from inner_loop.guard import solver_instruction_problems, structural_problems, style_problems
 from inner_loop.papers import default_corpus_path
 from inner_loop.papers.loaders import iter_papers
 from inner_loop.prompting import solver_messages
@@ -179,7 +179,9 @@ def final_filter_problems(row: dict[str, Any]) -> list[str]:
         check = full_check(Thresholds.model_validate(json.loads(row["thresholds_json"])), weak, strong)
         if not check.passed:
             problems.append(f"recomputed scores fail {check.failed_rule}")
-    return problems + structural_problems(example) + solver_instruction_problems(example.question)
+    return (problems + structural_problems(example) + style_problems(example)
+            + solver_instruction_problems(example.context, "context")
+            + solver_instruction_problems(example.question))
 
 
 def add_licences(rows: list[dict[str, Any]], corpus_path: str | None) -> None:
