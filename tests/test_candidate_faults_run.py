@@ -10,7 +10,8 @@ harness's globs are wide open (`"*"`). The script, a pure function of the reques
 - iteration 3: a `.py` file with a 5,000-deep expression.
 `autodata evolve` runs in a subprocess, is SIGKILLed while iteration 2's implementer works, and
 `resume` finishes the run: each candidate `invalid` with its one-line reason (slow: ~10 s of
-CPU). The seed test is fast: a 4xx on the trusted seed's requests stops the run."""
+CPU); a fast in-process version runs iterations 1 and 2. A 4xx on the trusted seed's requests
+stops the run."""
 
 from __future__ import annotations
 
@@ -142,6 +143,20 @@ def test_hostile_implementer_run_killed_and_resumed_finishes_with_each_reason(tm
         with StoreReader.open(run_dir) as reader:
             first = reader.query("SELECT summary FROM iterations WHERE iteration = 1")[0]
         assert "[refused protected path .gitattributes]" in first["summary"]
+
+
+def test_hostile_implementer_run_in_process_ends_each_candidate_invalid(tmp_path: Path):
+    """The fast version (default suite): iterations 1 and 2 in process, one validation paper."""
+    seed = _seed(tmp_path)
+    with ScriptedEndpoint(Script(seed)) as ep:
+        sets = [s for s in _sets(ep.base_url, seed) if not s.startswith("run.")]
+        summary = start_run(load_config(None, sets + ["evolve.iterations=2"]),
+                            RunSettings(validation_limit=1, seed_harness=str(seed)),
+                            tmp_path / "run", show_progress=False)
+    assert summary.status == "finished" and summary.iterations_done == 2
+    (_, _, smoke), (_, _, dup) = _outcomes(tmp_path / "run")
+    assert smoke.startswith("smoke episode: harness error: the endpoint rejected a request")
+    assert dup == f"same tree as {_first_id(tmp_path / 'run')}"
 
 
 def test_a_seed_whose_requests_the_endpoint_rejects_stops_as_infrastructure(tmp_path: Path):
