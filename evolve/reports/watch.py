@@ -1,8 +1,8 @@
 """`autodata report RUN --watch [--port N]`: the run's report as a live page on loopback.
 
 A `LivePage` rebuilds the report (report.build_report: the trajectory and the other figures, the
-summary with the spend, the accepted lineage, every attempt, the accepted edits) whenever the
-run's files change — the database, its published read snapshot `autodata.read.duckdb`, `run.lock`
+summary with the spend, the accepted lineage, every attempt, the accepted edits) when the run's
+files change (once they hold still for a look, or every `max_wait_s` while they keep changing) — the database, its published read snapshot `autodata.read.duckdb`, `run.lock`
 — reading only through the store's read path (the snapshot while a writer holds the database).
 It writes nothing into the run folder: each build goes to a temporary folder of its own.
 
@@ -71,8 +71,10 @@ def _fingerprint(run_dir: Path) -> tuple[tuple[str, int, int], ...]:
 class LivePage:
     """The latest page of a run and its version number; `refresh()` rebuilds it when changed."""
 
-    def __init__(self, run_dir: Path, *, gap_ms: int = 1000):
-        self.run_dir, self.gap_ms = run_dir, gap_ms
+    def __init__(self, run_dir: Path, *, gap_ms: int = 1000, max_wait_s: float = 10.0):
+        self.run_dir, self.gap_ms, self.max_wait_s = run_dir, gap_ms, max_wait_s
+        self._pending: tuple[Any, ...] | None = None
+        self._built_at = 0.0
         self.version, self.builds, self.polls, self.views = 0, 0, 0, 0  # counters, for tests
         self.client_version = -1  # the newest version a poll said it shows
         self.html = self._body = ""
@@ -80,11 +82,19 @@ class LivePage:
         self._seen: tuple[Any, ...] | None = None
         self._cond = threading.Condition()
 
-    def refresh(self) -> bool:
-        """Rebuild if the run's files changed since the last build; True when it did."""
+    def refresh(self, force: bool = False) -> bool:
+        """Rebuild once the run's files changed and then held still for one call (a write in
+        progress is not built twice), or changed for `max_wait_s` without pause (a busy run still
+        updates); True when it rebuilt."""
         seen = _fingerprint(self.run_dir)
-        if seen == self._seen:
-            return False
+        if not force:
+            if seen == self._seen:
+                self._pending = None
+                return False
+            if seen != self._pending and time.monotonic() - self._built_at < self.max_wait_s:
+                self._pending = seen  # still changing: look again next time
+                return False
+        self._built_at, self._pending = time.monotonic(), None
         body, note = self._build()
         with self._cond:
             self._seen = seen
@@ -207,7 +217,7 @@ class WatchServer:
             self.page.refresh()
 
     def start(self) -> "WatchServer":
-        self.page.refresh()  # the first page before the first request
+        self.page.refresh(force=True)  # the first page before the first request
         for target, name in ((self._refresh_loop, "watch-refresh"), (self._server.serve_forever, "watch-http")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
