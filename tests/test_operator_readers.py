@@ -31,9 +31,10 @@ def truncate(db: Path) -> None:
     os.truncate(db, db.stat().st_size // 2)
 
 
-@pytest.fixture
-def results(tmp_path: Path) -> Path:
-    root = tmp_path / "results"
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """Read-only for the tests (each checks its files are unchanged)."""
+    root = tmp_path_factory.mktemp("readers") / "results"
     make_run(root, "good")
     truncate(make_run(root, "truncated") / "autodata.duckdb")
     (make_run(root, "garbage") / "autodata.duckdb").write_bytes(b"not a database\n" * 100)

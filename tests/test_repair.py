@@ -7,6 +7,7 @@ would break it, and the run is reopened the way `drive` does (open_harness, then
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -41,17 +42,27 @@ def accept(repo: HarnessRepo, store: Store, cid: str, iteration: int, parent: st
     return sha
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The run built once; each test breaks its own copy."""
+    run_dir = tmp_path_factory.mktemp("repair") / "run"
+    with Store.open(run_dir, create=True) as store:
+        repo, _ = open_harness(run_dir, store, SEED, "run-1")
+        store.record_run("run-1", "{}", repo.tree_sha(repo.seed_sha), True)
+        repo.reconcile(store)
+        accept(repo, store, "c1", 1, "seed")
+        c2 = accept(repo, store, "c2", 2, "c1")
+        repo.point_main(c2)
+        history = {c.candidate_id: c.commit_sha for c in repo.accepted_commits()}
+    return run_dir, history
+
+
 @pytest.fixture
-def run(tmp_path: Path):
+def run(template, tmp_path: Path):
+    source, history = template
     run_dir = tmp_path / "run"
-    store = Store.open(run_dir, create=True)
-    repo, _ = open_harness(run_dir, store, SEED, "run-1")
-    store.record_run("run-1", "{}", repo.tree_sha(repo.seed_sha), True)
-    repo.reconcile(store)
-    accept(repo, store, "c1", 1, "seed")
-    c2 = accept(repo, store, "c2", 2, "c1")
-    repo.point_main(c2)
-    history = {c.candidate_id: c.commit_sha for c in repo.accepted_commits()}
+    shutil.copytree(source, run_dir, symlinks=True)
+    store = Store.open(run_dir)
     yield run_dir, store, history
     store.close()
 
@@ -73,8 +84,7 @@ def dot_git(run_dir: Path) -> Path:
     return run_dir / "harness" / ".git"
 
 
-@pytest.mark.parametrize("head", ["", "ref: refs/heads/ma", "\x00\x00garbage", "ref: refs/heads/gone\n",
-                                  "0123456789abcdef0123456789abcdef01234567\n"])
+@pytest.mark.parametrize("head", ["", "\x00\x00garbage", "ref: refs/heads/gone\n"])
 def test_a_broken_head_is_rewritten_and_history_kept(run, head):
     run_dir, store, history = run
     (dot_git(run_dir) / "HEAD").write_text(head)
@@ -83,8 +93,8 @@ def test_a_broken_head_is_rewritten_and_history_kept(run, head):
     intact(repo, history)
 
 
-@pytest.mark.parametrize("content", ["", "not a sha\n", "0123456789abcdef0123456789abcdef01234567\n"])
-@pytest.mark.parametrize("cid", ["seed", "c1", "c2"])
+@pytest.mark.parametrize("cid,content", [("seed", ""), ("c1", "not a sha\n"),
+                                         ("c2", "0123456789abcdef0123456789abcdef01234567\n")])
 def test_an_empty_garbage_or_dangling_candidate_ref_is_restored(run, cid, content):
     run_dir, store, history = run
     (dot_git(run_dir) / (REF_PREFIX + cid)).write_text(content)
@@ -108,7 +118,7 @@ def test_a_deleted_candidate_ref_is_recreated(run):
     intact(repo, history)
 
 
-@pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
+@pytest.mark.parametrize("cut", [0.3, 0.95])
 def test_a_truncated_packed_refs_is_repaired(run, cut):
     run_dir, store, history = run
     git(run_dir / "harness", "pack-refs", "--all")
@@ -174,7 +184,6 @@ def test_a_missing_blob_of_a_recorded_commit_is_refused(run):
 
 def test_a_deleted_git_folder_of_a_recorded_run_is_refused_not_reinitialised(run):
     run_dir, store, _ = run
-    import shutil
     shutil.rmtree(dot_git(run_dir))
     with pytest.raises(RepairRefused, match="is missing but DuckDB records 3 accepted"):
         open_harness(run_dir, store, SEED, "run-1")
