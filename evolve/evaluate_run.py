@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inner_loop.config import BudgetConfig
 from inner_loop.errors import UserError
+from inner_loop.executor import open_executor
 from inner_loop.llm.client import LLMClient
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
@@ -55,6 +56,7 @@ class _Ctx:
                  client: LLMClient):
         self.run_dir, self.config, self.client = work, config, client
         self.store = _Stores(writer, others)
+        self.executor = open_executor(config.executor)  # where episodes run; recorded here
 
 
 class _Stores:
@@ -114,7 +116,7 @@ def _budget(budget: BudgetConfig, stores: Sequence[Any], usd: float | None,
 
 def evaluate_run(run_dir: Path, spec: str, papers: Sequence[Paper], repeats: int,
                  first_repeat: int = 0, budget_usd: float | None = None,
-                 max_calls: int | None = None) -> EvaluateReport:
+                 max_calls: int | None = None, executor: str | None = None) -> EvaluateReport:
     """Score `spec`'s candidates on `papers`, repeats EVALUATE_FIRST_REPEAT + first_repeat ..."""
     check_repeats(repeats, first_repeat)
     if not papers:
@@ -131,16 +133,18 @@ def evaluate_run(run_dir: Path, spec: str, papers: Sequence[Paper], repeats: int
         repo = HarnessRepo.open(run_dir)
         dirs = [(c, repo.checkout(repo.ref_sha(c) or _no_ref(c))) for c in chosen]
         config = rc.config.model_copy(update={"budget": _budget(
-            rc.config.budget, [writer, *others], budget_usd, max_calls)})
+            rc.config.budget, [writer, *others], budget_usd, max_calls), "executor":
+            rc.config.executor.model_copy(update={"kind": executor or rc.config.executor.kind})})
         calls = CallBuffer(writer)
         client = LLMClient(config, recorder=calls)
         status = "finished"
+        ctx = _Ctx(run_dir / SIDE_DIR, config, writer, others, client)
         try:
-            score(_Ctx(run_dir / SIDE_DIR, config, writer, others, client), dirs, papers, reps,
-                  PURPOSE, EVALUATE_ITERATION)
+            score(ctx, dirs, papers, reps, PURPOSE, EVALUATE_ITERATION)
         except BudgetExceeded as exc:
             status = f"stopped: budget ({exc})"
         finally:
+            ctx.executor.close()
             calls.flush()
             client.close()
         tallies = {c: s for c, (s, _n) in main.candidate_scores().items()}

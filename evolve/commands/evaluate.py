@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from inner_loop.errors import UserError
+from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
 from inner_loop.papers import Paper, load_papers, select_papers
 from evolve.commands.runs import add_results_option
@@ -40,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="only the first N papers")
     p.add_argument("--budget-usd", type=float, help="cap this evaluation's USD (within the run's)")
     p.add_argument("--max-calls", type=int, help="cap this evaluation's LLM calls")
+    p.add_argument("--executor", choices=("local", "ray"), help="where episodes run (default: "
+                   "the run's executor setting); see docs/scale-out.md")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=evaluate_command)
 
@@ -74,9 +77,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, args.results)
     rc = read_run_config(run_dir)
     require_api_keys(rc.config)
+    require_executor(rc.config.executor.model_copy(update={"kind": args.executor or
+                                                            rc.config.executor.kind}))
     papers = choose_papers(args, rc.settings)
     report = evaluate_run(run_dir, args.candidates, papers, args.repeats, args.first_repeat,
-                          args.budget_usd, args.max_calls)
+                          args.budget_usd, args.max_calls, executor=args.executor)
     print(report.model_dump_json(indent=2) if args.json else report_text(report))
     if report.status != "finished":
         print(f"autodata: error: evaluate {report.status}; raise the budget and run it again "
