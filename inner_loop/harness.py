@@ -226,6 +226,8 @@ def _parse_manifest(root: Path) -> Manifest:
         return Manifest.model_validate(data)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise HarnessInvalid(f"{MANIFEST}: invalid TOML: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise HarnessInvalid(f"{MANIFEST}: invalid TOML: nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"

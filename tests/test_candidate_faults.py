@@ -212,6 +212,12 @@ def test_an_expression_too_deep_for_the_compiler_is_invalid(tmp_path: Path, sour
     assert "deep.py: does not compile: nested too deeply" in _invalid(root)
 
 
+def test_a_manifest_nested_too_deeply_is_invalid(tmp_path: Path):
+    root = _seed_copy(tmp_path)
+    (root / "harness.toml").write_text("a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert _invalid(root) == "harness.toml: invalid TOML: nested too deeply"
+
+
 def test_hard_links_and_special_files_are_invalid(tmp_path: Path):
     root = _seed_copy(tmp_path / "a")
     os.link(root / "agent.py", root / "twin.py")
