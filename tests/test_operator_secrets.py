@@ -20,7 +20,7 @@ from inner_loop.sim.server import SimServer
 from evolve.cli import main
 
 USER, PASSWORD, TOKEN = "alice-chaos", "pw-Secret-7f3a9c1e", "tok-Secret-5b2d8046"
-SMALL = ["evolve.iterations=1", "evolve.minibatch=1", "inner_loop.max_rounds=1",
+SMALL = ["evolve.iterations=1", "evolve.minibatch=1", "inner_loop.max_rounds=1", "evolve.final_repeats=0",
          "run.validation_limit=1", "retry.max_attempts=2", "retry.base_delay_s=0.01"]
 
 

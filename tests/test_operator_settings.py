@@ -88,7 +88,8 @@ def recorded_run(tmp_path: Path) -> Path:
     """A run folder as `autodata evolve` leaves it after its first write: config.json and the
     runs row in DuckDB (no episode yet)."""
     run_dir = tmp_path / "run"
-    rc = make_run_config(load_config(None, ["budget.max_calls=0", "evolve.iterations=1"]),
+    rc = make_run_config(load_config(None, ["budget.max_calls=0", "evolve.iterations=1",
+                                            "evolve.final_repeats=0"]),
                          RunSettings(validation_limit=1), run_dir.name)
     prepare_run_dir(run_dir, rc)
     probe = HarnessRepo.init(tmp_path / "probe", rc.settings.seed_harness, "probe")

@@ -19,7 +19,7 @@ from evolve.store import StoreReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ["seed=2", "evolve.iterations=3", "evolve.minibatch=1", "inner_loop.max_rounds=2",
-        "run.validation_limit=2"]
+        "run.validation_limit=2", "evolve.final_repeats=0"]
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
 
 
