@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -176,6 +177,38 @@ def sigterm_storm(work: Path, ref: Path, n: int, rng: random.Random) -> None:
           f"exit {rc}, {'identical' if same else 'DIFFERENT'}", same)
 
 
+def kill_storm(work: Path, ref: Path, n: int, rng: random.Random) -> None:
+    """SIGKILL each process once it holds the run (0.3-3 s later), resume, n times; then
+    compare the endpoint's requests with the attempts the call rows record."""
+    from inner_loop.sim.server import SimServer
+    h = _H
+    path = work / "op-sigkill"
+    kills = 0
+    with SimServer() as server:
+        extra = h.sets(h.RUN_SETS, h.http_sets(server.base_url))
+        for i in range(n):
+            args = h.cli("evolve", "--run-dir", str(path), *extra) if i == 0 else h.cli("resume", str(path))
+            starts = _starts(path)
+            proc = subprocess.Popen(args, cwd=h.ROOT, env=h.env(), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            while _starts(path) == starts and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.3, 3.0))
+            proc.kill()
+            kills += proc.wait() == -signal.SIGKILL
+        rc, _, _ = h.run_cli(h.cli("resume", str(path)))
+        requests = server.requests
+    log = (path / "logs" / "run.log").read_text()
+    replayed = sum(int(m) for m in re.findall(r"journal: (\d+) call rows replayed", log))
+    attempts = _q(path, "SELECT coalesce(sum(attempts), 0) AS n FROM llm_calls WHERE NOT cached")[0]["n"]
+    h.row(SECTION, "SIGKILL storm: call rows the journal kept (each lost before it)",
+          f"{replayed} rows replayed over {kills} kills", kills >= n and replayed > 0)
+    same = rc == 0 and h.facts(path) == h.facts(ref)
+    h.row(SECTION, "SIGKILL storm: endpoint requests - recorded attempts (in flight at a kill)",
+          f"{requests} - {attempts} = {requests - attempts}; lineage "
+          f"{'identical' if same else 'DIFFERENT'}", same and 0 <= requests - attempts <= 8 * kills)
+
+
 def _starts(path: Path) -> int:
     log = path / "logs" / "run.log"
     text = log.read_text() if log.exists() else ""
@@ -201,11 +234,13 @@ def journal_cost(work: Path) -> None:
                f"{per_call_us:.0f} us", per_call_us < 5000)
 
 
-def section_operator(h: ModuleType, work: Path, ref: Path, n_signals: int, rng: random.Random) -> None:
+def section_operator(h: ModuleType, work: Path, ref: Path, n_signals: int, n_kills: int,
+                     rng: random.Random) -> None:
     global _H
     _H = h
     corruptions(work, ref)
     hand_edits(work, ref)
     bad_settings(work)
     sigterm_storm(work, ref, n_signals, rng)
+    kill_storm(work, ref, n_kills, rng)
     journal_cost(work)
