@@ -175,6 +175,8 @@ def propose(ctx: RunContext, a: Attempt) -> None:
     result = run_implementer(ctx.client, Workspace(a.tree, a.manifest), diagnosis,
                              a.view.history, tag=f"it{a.n}/{a.cid}/implementer")
     summary = " ".join((result.summary or diagnosis.summary).split())[:300] or "-"
+    if result.stopped:  # the endpoint rejected the implementer's grown conversation
+        summary += f" [implementer stopped: {result.stopped[:150]}]"
     if result.refusals:
         r = result.refusals[0]
         summary += f" [refused {r.kind} path {r.path}]"

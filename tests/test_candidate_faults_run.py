@@ -6,7 +6,7 @@ harness's globs are wide open (`"*"`). The script, a pure function of the reques
 - iteration 1: the implementer sends hostile tool calls (a 300-char name, a lone surrogate,
   100,000 nested brackets, oversized arguments, .gitattributes / .gitignore / harness.toml), then
   writes a challenger prompt whose requests the endpoint rejects (400, context overflow);
-- iteration 2: the same edit again (a duplicate tree);
+- iteration 2: the same edit again (a duplicate tree), then a conversation the endpoint rejects;
 - iteration 3: a `.py` file with a 5,000-deep expression.
 `autodata evolve` runs in a subprocess, is SIGKILLed while iteration 2's implementer works, and
 `resume` finishes the run: each candidate `invalid` with its one-line reason (slow: ~10 s of
@@ -76,13 +76,14 @@ class Script:
         history = texts[1].split("## History", 1)[1].count("- iteration ")
         if history == 1:
             self.second_iteration.set()
-        if history <= 1:  # iterations 1 and 2
+        edit = ("write_file", json.dumps({"path": "prompts/challenger.md",
+                                          "content": self.challenger_md + f"\n{MARKER}\n"}))
+        if history == 0:
             if done == 0:
                 return Tools(HOSTILE)
-            edit = self.challenger_md + f"\n{MARKER}\n"
-            return Tools([("write_file", json.dumps({"path": "prompts/challenger.md",
-                                                     "content": edit})),
-                          ("finish", json.dumps({"summary": "a longer challenger prompt"}))])
+            return Tools([edit, ("finish", json.dumps({"summary": "a longer challenger prompt"}))])
+        if history == 1:  # the same edit, then a conversation the endpoint rejects
+            return Tools([edit]) if done == 0 else Reject(400, "implementer context exceeded")
         deep = "x = " + "+".join(["1"] * 5000) + "\n"
         return Tools([("write_file", json.dumps({"path": "deep.py", "content": deep})),
                       ("finish", json.dumps({"summary": "a deep helper"}))])
@@ -157,6 +158,10 @@ def test_hostile_implementer_run_in_process_ends_each_candidate_invalid(tmp_path
     (_, _, smoke), (_, _, dup) = _outcomes(tmp_path / "run")
     assert smoke.startswith("smoke episode: harness error: the endpoint rejected a request")
     assert dup == f"same tree as {_first_id(tmp_path / 'run')}"
+    with StoreReader.open(tmp_path / "run") as reader:
+        second = reader.query("SELECT summary FROM iterations WHERE iteration = 2")[0]["summary"]
+    assert "[implementer stopped: implementer: rejected by the endpoint (HTTP 400): " \
+           "implementer context exceeded]" in second
 
 
 def test_a_seed_whose_requests_the_endpoint_rejects_stops_as_infrastructure(tmp_path: Path):
