@@ -105,7 +105,8 @@ def test_cli_watch_serves_until_interrupted(watched):
         line = proc.stderr.readline()
         assert "watching run rwatch at http://127.0.0.1:" in line and "read-only" in line
         url = line.split(" at ")[1].split()[0]
-        assert "c-live" in _get(url)[2]
+        page = _get(url)[2]
+        assert "Autodata run rtest" in page and 'id="live-status"' in page
     finally:
         proc.send_signal(2)  # SIGINT = Ctrl-C
         assert proc.wait(timeout=30) == 0
