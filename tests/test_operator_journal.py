@@ -10,6 +10,8 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
+
 from evolve.store import CallBuffer, Store
 from evolve.store.journal import JOURNAL_DIR, CallJournal, read_segment, replay
 
@@ -91,3 +93,56 @@ def test_close_leaves_no_segment_behind(tmp_path):
     buffer.close()
     assert rows(store) == 3 and not list((tmp_path / JOURNAL_DIR).iterdir())
     store.close()
+
+
+@pytest.mark.slow
+def test_sigkills_of_a_live_run_lose_no_call_row(tmp_path):
+    """A real `autodata evolve` over HTTP, SIGKILLed 4 times with rows in its buffer, resumed to
+    the end: every request the endpoint answered is a recorded attempt, except those in flight
+    at a kill (never returned to their episode), and the journal replayed the buffered rows."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from inner_loop.roles import ROLES
+    from inner_loop.sim.server import SimServer
+    from evolve.store import StoreReader
+
+    root = Path(__file__).resolve().parents[1]
+    run_dir = tmp_path / "run"
+    log = run_dir / "logs" / "run.log"
+
+    def starts() -> int:
+        text = log.read_text() if log.exists() else ""
+        return text.count("started run ") + text.count("resumed run ")
+
+    with SimServer() as server:
+        sets = ["seed=2", "evolve.iterations=4", "evolve.minibatch=1", "inner_loop.max_rounds=2",
+                "run.validation_limit=2", "evolve.final_repeats=0"]
+        for role in ROLES:
+            sets += [f"roles.{role}.backend=openai", f"roles.{role}.base_url={server.base_url}",
+                     f"roles.{role}.model=sim-{role}", f"roles.{role}.max_concurrency=4"]
+        cmd = [sys.executable, "-m", "evolve.cli", "evolve", "--run-dir", str(run_dir),
+               *(a for s in sets for a in ("--set", s))]
+        kills = 0
+        for i in range(4):
+            before = starts()
+            proc = subprocess.Popen(cmd if i == 0 else [sys.executable, "-m", "evolve.cli",
+                                                        "resume", str(run_dir)],
+                                    cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            while proc.poll() is None and not (starts() > before and any(
+                    p.stat().st_size > 0 for p in (run_dir / "logs" / "calls").glob("*.jsonl"))):
+                time.sleep(0.02)  # until the journal holds rows DuckDB does not have yet
+            proc.kill()
+            kills += proc.wait() == -signal.SIGKILL
+        done = subprocess.run([sys.executable, "-m", "evolve.cli", "resume", str(run_dir)],
+                              cwd=root, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        requests = server.requests
+    with StoreReader.open(run_dir) as reader:
+        attempts = reader.query("SELECT sum(attempts) AS n FROM llm_calls WHERE NOT cached")[0]["n"]
+    replayed = sum(int(m) for m in re.findall(r"journal: (\d+) call rows replayed", log.read_text()))
+    assert kills == 4 and replayed > 0
+    assert 0 <= requests - attempts <= 4 * kills  # at most the endpoint cap in flight per kill
