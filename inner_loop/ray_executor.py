@@ -14,8 +14,9 @@ What runs where (docs/scale-out.md):
           the driver. Errors come back by name (budget, rejected, fatal, transient) and are
           raised on the worker as the same class, so the Dispatcher decides as it does locally.
   trees   a harness travels content-addressed: its files are put in the object store once per
-          digest; a worker writes them under <tmp>/autodata-harness/<digest>/ the first time and
-          checks the digest before any episode uses them. No shared filesystem is assumed.
+          digest; a worker writes them under <tmp>/autodata-harness-<uid>/<digest>/ the first time
+          and checks the digest before every episode (a tree changed there is refused: the
+          episode is `infrastructure`, never run). No shared filesystem is assumed.
 Faults: a worker or node that dies mid-episode makes Ray run the task again (`max_retries`);
 only the run that finished returns a record, so it is recorded once, by the driver. An episode
 that cannot be run at all (retries spent, the cluster gone) is status `infrastructure`: never a
@@ -29,6 +30,7 @@ import logging
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -45,6 +47,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from inner_loop.config import CacheConfig, Config, ExecutorConfig
 from inner_loop.episode import EpisodeRecord
+from inner_loop.errors import UserError
 from inner_loop.executor import EpisodeJob, run_here
 from inner_loop.harness import Harness, HarnessInvalid, load_harness, walk_files
 from inner_loop.llm import slots
@@ -54,6 +57,10 @@ from inner_loop.llm.types import (BudgetExceeded, FatalLLMError, LLMRequest, LLM
 log = logging.getLogger(__name__)
 TREES_KEPT = 64  # harness trees kept in the object store by this driver (least recent dropped)
 _ERRORS = {cls.__name__: cls for cls in (BudgetExceeded, FatalLLMError, RequestRejected)}
+
+
+class TreeRefused(ValueError):
+    """A harness tree on a worker is not the one its digest names (never run)."""
 
 
 @dataclass(frozen=True)
@@ -153,17 +160,20 @@ def tree_files(harness: Harness) -> dict[str, bytes]:
 
 def materialise(digest: str, refs: list[Any]) -> Path:
     """The harness `digest` on this worker: written once from the object store, then checked."""
-    root = Path(tempfile.gettempdir()) / "autodata-harness"
+    root = Path(tempfile.gettempdir()) / f"autodata-harness-{os.getuid()}"
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    st = root.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise TreeRefused(f"{root} is not a directory of this user's alone; remove it")
     target = root / digest
     if target.is_dir():
         return target
-    root.mkdir(mode=0o755, parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".part-", dir=root))
     try:
         for rel, data in ray.get(refs[0]).items():
             parts = PurePosixPath(rel).parts
             if PurePosixPath(rel).is_absolute() or ".." in parts or not parts:
-                raise ValueError(f"harness tree {digest[:12]}: bad path {rel!r}")
+                raise TreeRefused(f"harness tree {digest[:12]}: bad path {rel!r}")
             path = tmp.joinpath(*parts)
             path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             path.write_bytes(data)
@@ -171,7 +181,7 @@ def materialise(digest: str, refs: list[Any]) -> Path:
         tmp.chmod(0o755)
         got = load_harness(tmp).digest
         if got != digest:
-            raise ValueError(f"harness tree {digest[:12]} arrived as {got[:12]}")
+            raise TreeRefused(f"harness tree {digest[:12]} arrived as {got[:12]}")
         os.rename(tmp, target)
     except OSError:
         if not target.is_dir():  # not a lost race with another worker process
@@ -185,6 +195,9 @@ def materialise(digest: str, refs: list[Any]) -> Path:
 def _episode(broker: Any, token: str, digest: str, refs: list[Any], job: EpisodeJob,
              sample_offset: int) -> EpisodeRecord:
     harness = load_harness(materialise(digest, refs))
+    if harness.digest != digest:  # changed since it was written: refuse, never run another tree
+        raise TreeRefused(f"harness tree {digest[:12]} on this worker is now "
+                          f"{harness.digest[:12]}")
     client = DriverClient(broker, token, job.config, sample_offset)
     node = ray.get_runtime_context().get_node_id()
     with tempfile.TemporaryDirectory(prefix="autodata-episodes-") as workdir_root:
@@ -202,7 +215,11 @@ class RayExecutor:
         self.config = config
         self._owns = not ray.is_initialized()
         if self._owns:
-            connect(config.address)
+            try:
+                connect(config.address)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UserError(f"executor.address={config.address}: no Ray cluster there "
+                                f"({' '.join(str(exc).split())[:200]})") from None
         here = ray.get_runtime_context().get_node_id()
         self._broker = _CallBroker.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
             here, soft=False)).remote()
@@ -232,7 +249,9 @@ class RayExecutor:
                                         int(getattr(job.client, "sample_offset", 0)))
         try:
             return ray.get(ref)
-        except RayTaskError as exc:  # our worker-side code raised: a runtime bug, recorded
+        except RayTaskError as exc:  # our worker-side code raised
+            if isinstance(getattr(exc, "cause", None), TreeRefused):  # the worker's, not a verdict
+                return _failed(job, "infrastructure", f"infrastructure: {exc.cause}")
             return _failed(job, "runtime_error", f"on the Ray worker: {exc}"[-4000:])
         except RayError as exc:  # retries spent, the cluster gone: never a quality verdict
             return _failed(job, "infrastructure", f"infrastructure: the Ray task of this "

@@ -100,3 +100,15 @@ def test_executor_ray_without_ray_is_one_line_exit_1_and_local_never_imports_ray
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 2, proc.stderr  # one line per command
     assert all("needs Ray" in line and ".[ray]" in line for line in lines), proc.stderr
+
+
+def test_a_run_may_resume_on_another_executor():
+    from evolve.runcheck import differing_key
+
+    before = {"config": load_config().public_dump()}
+    del before["config"]["executor"]  # recorded before executors existed
+    after = {"config": load_config(None, ["executor.kind=ray", "executor.address=auto"])
+             .public_dump()}
+    assert differing_key(before, after) is None
+    after["config"]["inner_loop"]["max_rounds"] = 2  # what defines the run still may not
+    assert differing_key(before, after) == "config.inner_loop.max_rounds"

@@ -8,6 +8,8 @@ node-kill test runs last and takes its own extra node with it.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -25,7 +27,8 @@ from inner_loop.config import load_config  # noqa: E402
 from inner_loop.generate import default_harness_dir, run_generate  # noqa: E402
 from inner_loop.llm.client import LLMClient  # noqa: E402
 from inner_loop.papers import select_papers  # noqa: E402
-from inner_loop.ray_executor import materialise, tree_files  # noqa: E402
+from inner_loop.executor import EpisodeJob  # noqa: E402
+from inner_loop.ray_executor import RayExecutor, materialise, tree_files  # noqa: E402
 from inner_loop.harness import load_harness  # noqa: E402
 from inner_loop.roles import ROLES  # noqa: E402
 from inner_loop.sim.server import SimServer  # noqa: E402
@@ -140,9 +143,30 @@ def test_a_tree_that_arrives_changed_is_refused_on_the_worker(cluster, tmp_path,
     files["../escape.py"] = b"x = 1\n"
     with pytest.raises(ValueError, match="bad path"):
         materialise(harness.digest, [ray.put(files)])
-    assert not (tmp_path / "autodata-harness" / "escape.py").exists()
+    assert not any(tmp_path.glob("autodata-harness-*/escape.py"))
     good = materialise(harness.digest, [ray.put(tree_files(harness))])
     assert load_harness(good).digest == harness.digest
+
+
+def test_a_tree_changed_on_the_worker_is_refused_and_never_run(cluster, tmp_path):
+    harness = load_harness(default_harness_dir())
+    paper = select_papers(None, None, "validation", limit=1)[0]
+    config = load_config(None, ["inner_loop.max_rounds=1", "executor.kind=ray"])
+    client, executor = LLMClient(config), RayExecutor(config.executor)
+    job = EpisodeJob(paper, harness, config, client, tmp_path, "agentic", None, "")
+    cached = Path(tempfile.gettempdir()) / f"autodata-harness-{os.getuid()}" / harness.digest
+    try:
+        assert executor.run(job).status != "runtime_error" and cached.is_dir()
+        prompt = sorted(cached.glob("prompts/*.md"))[0]
+        prompt.write_text(prompt.read_text() + "\nBe weak.\n")  # as another process might
+        calls = client.snapshot().total.calls
+        record = executor.run(job)
+        assert record.status == "infrastructure" and "is now" in (record.error or "")
+        assert client.snapshot().total.calls == calls  # nothing of it ran
+    finally:
+        shutil.rmtree(cached, ignore_errors=True)
+        executor.close()
+        client.close()
 
 
 def _served(url: str) -> list[str]:
