@@ -81,7 +81,18 @@ def wordings() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"solvers": solvers, "challenger": challenger, "implementer": implementer_table, "wordings": wordings}
+def phrasings_table() -> str:
+    """Every feature's phrasings (regexes over a normalised clause, macros in braces) and the macros."""
+    from inner_loop.sim.phrasings import FEATURES, MACROS
+    esc = lambda x: x.replace("|", "\\|")  # noqa: E731
+    rows = ["| feature | phrasings (each a regex over one normalised clause) |", "| --- | --- |"]
+    rows += [f"| `{k}` | " + "<br>".join(f"`{esc(p)}`" for p in v) + " |" for k, v in FEATURES.items()]
+    rows += ["", "| macro | concept set |", "| --- | --- |"]
+    rows += [f"| `{{{k}}}` | `{esc(v)}` |" for k, v in MACROS.items()]
+    return "\n".join(rows)
+
+
+TABLES = {"phrasings": phrasings_table, "solvers": solvers, "challenger": challenger, "implementer": implementer_table, "wordings": wordings}
 
 
 def render(text: str) -> str:
