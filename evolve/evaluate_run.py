@@ -135,7 +135,7 @@ def evaluate_run(run_dir: Path, spec: str, papers: Sequence[Paper], repeats: int
         config = rc.config.model_copy(update={"budget": _budget(
             rc.config.budget, [writer, *others], budget_usd, max_calls), "executor":
             rc.config.executor.model_copy(update={"kind": executor or rc.config.executor.kind})})
-        calls = CallBuffer(writer)
+        calls = CallBuffer(writer, EVALUATE_ITERATION)  # its calls carry iteration -1
         client = LLMClient(config, recorder=calls)
         status = "finished"
         ctx = _Ctx(run_dir / SIDE_DIR, config, writer, others, client)

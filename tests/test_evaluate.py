@@ -75,8 +75,10 @@ def test_evaluate_records_fresh_repeats_under_its_own_purpose_and_leaves_tallies
     assert count(db, "SELECT count(*) FROM evaluations WHERE purpose = 'evaluate'") == 2
     assert count(db, "SELECT min(repeat) FROM evaluations WHERE purpose = 'evaluate'") \
         == EVALUATE_FIRST_REPEAT
-    assert count(db, "SELECT min(sample_index) FROM llm_calls WHERE tag LIKE 'it-1/%'") \
+    assert count(db, "SELECT min(sample_index) FROM llm_calls WHERE iteration = -1") \
         >= EVALUATE_FIRST_REPEAT * 10_000  # sample indices the run never used
+    assert count(db, "SELECT max(sample_index) FROM llm_calls WHERE iteration <> -1") \
+        < EVALUATE_FIRST_REPEAT * 10_000
     assert facts(run) == before  # decisions, tallies, iterations and best-by-tally unchanged
     calls = count(db, "SELECT count(*) FROM llm_calls")
     rc, again, _ = evaluate(capsys, run, "--candidates", "seed,c1", "--repeats", "1",
