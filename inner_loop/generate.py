@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
-from inner_loop.episode import EpisodeRecord, failure_counts
+from inner_loop.episode import EpisodeRecord, RoundRecord, failure_counts
 from inner_loop.errors import UserError
 from inner_loop.executor import EpisodeJob, Executor, open_executor, stream
 from inner_loop.harness import load_harness
@@ -66,9 +66,11 @@ def read_episodes(path: Path) -> list[EpisodeRecord]:
 
 
 def slim(record: EpisodeRecord) -> EpisodeRecord:
-    """What the summary reads of a written record: no transcript, harness output or raw replies
-    (a long run keeps only this in memory; episodes.jsonl holds the whole record)."""
-    rounds = [r.model_copy(update={"challenger_raw": None}) for r in record.rounds]
+    """What the summary reads of a written record: each round's outcome, the accepted round
+    whole, no transcript or harness output (a long run keeps only this in memory;
+    episodes.jsonl holds the whole record)."""
+    rounds = [r if r.index == record.accepted_round else
+              RoundRecord(index=r.index, outcome=r.outcome) for r in record.rounds]
     return record.model_copy(update={"transcript": [], "harness_stdout": "",
                                      "harness_stderr": "", "rounds": rounds})
 

@@ -112,3 +112,22 @@ def test_a_run_may_resume_on_another_executor():
     assert differing_key(before, after) is None
     after["config"]["inner_loop"]["max_rounds"] = 2  # what defines the run still may not
     assert differing_key(before, after) == "config.inner_loop.max_rounds"
+
+
+def test_generate_keeps_slim_records_and_summarises_them_as_the_whole_ones(tmp_path):
+    from inner_loop.generate import read_episodes, run_generate, slim, summarise_run
+    from inner_loop.llm.client import LLMClient
+    from inner_loop.papers import select_papers
+
+    config = load_config(None, ["inner_loop.max_rounds=1", "inner_loop.concurrency=2"])
+    papers = select_papers(None, None, "validation", limit=2)
+    summary = run_generate(papers, tmp_path, config=config, client=LLMClient(config))
+    whole = read_episodes(tmp_path / "episodes.jsonl")
+    assert len(whole) == 2 and all(r.transcript for r in whole)  # the file holds everything
+    again = summarise_run(whole, config=config, usage=summary["usage"], method="agentic",
+                          harness_dir=Path(summary["harness_dir"]),
+                          harness_version=summary["harness_version"], duration_s=0.0, resumed=0)
+    for key in ("papers", "accepted", "mean_rounds", "weak_avg", "strong_avg", "gap",
+                "failure_counts", "statuses", "confinement", "episode_usage"):
+        assert summary[key] == again[key], key
+    assert all(not s.transcript and not s.harness_stdout for s in map(slim, whole))
