@@ -131,3 +131,12 @@ def test_bad_evaluate_input_is_one_line_and_exit_1(shared_run, capsys, argv, mes
     assert rc == 1 and message in err and err.count("\n") == 1, err
     assert count(shared_run / "autodata.duckdb",
                  "SELECT count(*) FROM evaluations WHERE purpose = 'evaluate'") == 0
+
+
+def test_help_lists_evaluate_and_renders_its_own_page(capsys):
+    for argv in (["--help"], ["evaluate", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "evaluate  re-score candidates" in out and "95% interval" in out

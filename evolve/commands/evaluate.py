@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "evaluate", help="re-score candidates with fresh repeats: pass rates with 95% intervals",
+        "evaluate", help="re-score candidates with fresh repeats: pass rates with 95%% intervals",
         description="Score accepted candidates of RUN again, REPEATS times per paper, with sample "
-        "indices the run never used, and print each one's pass rate with its 95%% interval "
+        "indices the run never used, and print each one's pass rate with its 95% interval "
         "(papers are the unit: percentile bootstrap over papers) and its paired difference to "
         "the seed. Recorded under purpose `evaluate`, never in the tallies decisions and "
         "selection read. Resumable: episodes already recorded are not paid again. Works while "

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "plot", help="figure of one or several runs: trajectory, failures or cost",
         description="trajectory: best accepted validation pass rate so far (step) and every "
         "candidate by status with standard-error bars over its evaluations (the pooled tally), "
-        "runs overlaid, and the final re-evaluation's estimates with 95%% intervals; failures: "
+        "runs overlaid, and the final re-evaluation's estimates with 95% intervals; failures: "
         "failed rounds per iteration by outcome, as shares of the iteration's rounds (--counts: "
         "counts); cost: cumulative spend by role over time; lineage: the candidate tree with "
         "the path to the best. Sized for a paper column (3.5 in, 8 pt; lineage 7 in above 40 "
