@@ -76,10 +76,30 @@ def _paired(child, parent) -> float:
     return child.estimate.mean - parent.estimate.mean
 
 
+def gains(row: dict) -> list[float]:
+    """Each accepted edit's re-evaluated gain over its parent (paired by paper), from its run."""
+    from evolve.evaluate import EVALUATE_FIRST_REPEAT, outcomes
+    from evolve.estimates import paired_difference
+
+    with StoreReader.open(row["run_dir"]) as r:
+        edits = [(s.candidate_id, s.parent_id) for s in r.candidate_statuses()
+                 if s.status == "accepted" and s.candidate_id != "seed"]
+        papers = {x["paper_id"] for x in r.query(
+            "SELECT paper_id FROM evaluations WHERE purpose = 'evaluate'")}
+        reps = range(EVALUATE_FIRST_REPEAT, EVALUATE_FIRST_REPEAT + 1000)
+        out = []
+        for child, parent in edits:
+            d = paired_difference(outcomes([r], child, "evaluate", papers, reps),
+                                  outcomes([r], parent, "evaluate", papers, reps))
+            out.append(d.mean)
+    return out
+
+
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     out = ["| policy | runs | accepted edits per run | false acceptances (share of accepted) | "
-           "best by tally, re-evaluated | best's tally | seed, re-evaluated | validation episodes "
-           "per run |", "|---|---|---|---|---|---|---|---|"]
+           "re-evaluated gain of an accepted edit (mean) | best by tally, re-evaluated | "
+           "best's tally | seed, re-evaluated | validation episodes per run |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for policy in ("strict", "confident"):
         mine = [r for r in rows if r["policy"] == policy]
         if not mine:
@@ -89,8 +109,10 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         mean = lambda k: statistics.fmean(r[k] for r in mine)  # noqa: E731
         sd = lambda k: statistics.stdev(r[k] for r in mine) if len(mine) > 1 else 0.0  # noqa: E731
         share = f"{false}/{acc} = {false / acc:.0%}" if acc else "0/0"
+        gain = [g for r in mine for g in gains(r)]
+        gain_text = f"{statistics.fmean(gain):+.1%}" if gain else "-"
         out.append(f"| {policy} | {len(mine)} | {mean('accepted'):.1f} ± {sd('accepted'):.1f} | "
-                   f"{share} | {mean('best_reeval'):.1%} ± {sd('best_reeval'):.1%} | "
+                   f"{share} | {gain_text} | {mean('best_reeval'):.1%} ± {sd('best_reeval'):.1%} | "
                    f"{mean('best_tally'):.1%} | {mean('seed_reeval'):.1%} | "
                    f"{mean('episodes'):.0f} |")
     out.append("")
