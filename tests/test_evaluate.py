@@ -9,6 +9,7 @@ import sys
 import duckdb
 import pytest
 
+from inner_loop.papers import select_papers
 from evolve.cli import main
 from evolve.evaluate import EVALUATE_FIRST_REPEAT
 from evolve.progress import best_accepted
@@ -114,6 +115,18 @@ def test_evaluate_stops_at_its_budget_and_continues_when_run_again(run, capsys):
     assert data["candidates"][0]["estimate"] is None
     rc, data, err = evaluate(capsys, run, "--candidates", "seed", "--repeats", "1", "--limit", "1")
     assert rc == 0 and data["candidates"][0]["estimate"]["n_evaluations"] == 1
+
+
+def test_evaluate_scores_the_papers_of_a_file_of_your_own(run, capsys, tmp_path):
+    [paper] = select_papers(None, None, "train", limit=1)  # a train paper: never the run's
+    papers = tmp_path / "held_out.jsonl"
+    papers.write_text(paper.model_dump_json() + "\n")
+    rc, data, err = evaluate(capsys, run, "--candidates", "c1", "--repeats", "1",
+                             "--papers", papers, "--ids", paper.id)
+    assert rc == 0, err
+    assert data["papers"] == [paper.id] and data["candidates"][0]["estimate"]["n_papers"] == 1
+    rc, _data, err = evaluate(capsys, run, "--papers", papers, "--ids", "nope")
+    assert rc == 1 and "ids not in" in err
 
 
 @pytest.mark.parametrize("argv, message", [
