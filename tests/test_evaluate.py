@@ -1,6 +1,7 @@
 """`autodata evaluate`: fresh repeats under their own purpose, never in the tallies; resumable;
 budgets; while a run is live; bad input in one line. On a run built through the real Store and
-HarnessRepo (tests/test_reports_cli.py `build_run`), episodes on the sim."""
+HarnessRepo (tests/test_reports_cli.py `build_run`), episodes on the sim. The tests that run
+more episodes are marked slow: `pytest -m slow tests/test_evaluate.py`."""
 
 import json
 import subprocess
@@ -88,6 +89,7 @@ def test_evaluate_records_fresh_repeats_under_its_own_purpose_and_leaves_tallies
     assert count(db, "SELECT count(*) FROM llm_calls") == calls
 
 
+@pytest.mark.slow  # the default suite keeps the first test and the bad input
 def test_evaluate_while_the_run_is_live_writes_its_own_database(run, capsys):
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(run)], cwd=ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -107,6 +109,7 @@ def test_evaluate_while_the_run_is_live_writes_its_own_database(run, capsys):
                  "SELECT count(*) FROM evaluations WHERE purpose = 'evaluate'") == 0
 
 
+@pytest.mark.slow  # the default suite keeps the first test and the bad input
 def test_evaluate_stops_at_its_budget_and_continues_when_run_again(run, capsys):
     rc, data, err = evaluate(capsys, run, "--candidates", "seed", "--repeats", "1",
                              "--limit", "1", "--max-calls", "2")
@@ -117,6 +120,7 @@ def test_evaluate_stops_at_its_budget_and_continues_when_run_again(run, capsys):
     assert rc == 0 and data["candidates"][0]["estimate"]["n_evaluations"] == 1
 
 
+@pytest.mark.slow  # the default suite keeps the first test and the bad input
 def test_evaluate_scores_the_papers_of_a_file_of_your_own(run, capsys, tmp_path):
     [paper] = select_papers(None, None, "train", limit=1)  # a train paper: never the run's
     papers = tmp_path / "held_out.jsonl"

@@ -62,6 +62,7 @@ def test_evolve_ends_with_the_final_reevaluation_and_reports_its_best_with_an_in
     assert f"best {f['best']['candidate_id']} " in text
 
 
+@pytest.mark.slow
 def test_final_repeats_zero_skips_it_and_says_so(tmp_path):
     config = load_config(None, SETS[:-1] + ["evolve.final_repeats=0", "evolve.iterations=0"])
     summary = start_run(config, RunSettings(validation_limit=1), tmp_path / "run",
