@@ -6,12 +6,20 @@ driver's peak RSS (ru_maxrss) and its RSS at the end. SIMULATED: every role answ
 simulated world in the driver's process (the numbers measure the runtime, not a model).
 
     python scripts/scale_generate.py --papers 150 1500 --max-rounds 1 --executor local
+    python scripts/scale_generate.py --papers 24 --executor ray --nodes 2 --serve-latency-ms 50
+
+`--nodes K` (ray) starts a `ray.cluster_utils.Cluster` on this machine: a head without CPUs (it
+holds the model-call broker) and K worker nodes of `--node-cpus` each. `--serve-latency-ms X`
+points every role at a loopback `sim-serve` answering in X ms (a model endpoint's I/O wait)
+instead of the in-process sim. Run each size in its own process for a clean peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 import resource
 import sys
 import tempfile
@@ -25,6 +33,8 @@ from inner_loop.generate import run_generate  # noqa: E402
 from inner_loop.llm.client import LLMClient  # noqa: E402
 from inner_loop.papers import Paper, load_papers  # noqa: E402
 from inner_loop.papers import default_corpus_path  # noqa: E402
+from inner_loop.roles import ROLES  # noqa: E402
+from inner_loop.sim.server import SimServer  # noqa: E402
 
 
 def corpus(n: int) -> list[Paper]:
@@ -38,6 +48,12 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def served(url: str) -> list[str]:
+    return [f"roles.{role}.{k}" for role in ROLES
+            for k in ("backend=openai", f"base_url={url}", f"model=sim-{role}",
+                      "max_concurrency=64", "timeout_s=120")]
 
 
 def measure(n: int, sets: list[str]) -> dict:
@@ -63,11 +79,40 @@ def main() -> None:
     ap.add_argument("--max-rounds", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--executor", choices=("local", "ray"), default="local")
+    ap.add_argument("--nodes", type=int, help="ray: a local multi-node cluster of K nodes")
+    ap.add_argument("--node-cpus", type=int, default=2)
+    ap.add_argument("--serve-latency-ms", type=float, help="roles on a loopback sim-serve")
     args = ap.parse_args()
     sets = [f"inner_loop.max_rounds={args.max_rounds}",
             f"inner_loop.concurrency={args.concurrency}", f"executor.kind={args.executor}"]
-    for n in args.papers:
-        print(json.dumps(measure(n, sets)), flush=True)
+    with ExitStack() as stack:
+        if args.nodes:
+            stack.enter_context(_cluster(args.nodes, args.node_cpus))
+        if args.serve_latency_ms is not None:
+            server = stack.enter_context(SimServer(latency_ms=args.serve_latency_ms))
+            sets += served(server.base_url)
+        for n in args.papers:
+            row = {**measure(n, sets), "nodes": args.nodes, "node_cpus": args.node_cpus,
+                   "serve_latency_ms": args.serve_latency_ms}
+            print(json.dumps(row), flush=True)
+
+
+@contextmanager
+def _cluster(nodes: int, cpus: int) -> Iterator[None]:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0,
+                                                            "include_dashboard": False})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=cpus)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
 
 
 if __name__ == "__main__":
