@@ -79,12 +79,15 @@ def main() -> None:
     ap.add_argument("--max-rounds", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--executor", choices=("local", "ray"), default="local")
+    ap.add_argument("--address", default="local", help="ray: executor.address (auto: the "
+                    "cluster this host belongs to)")
     ap.add_argument("--nodes", type=int, help="ray: a local multi-node cluster of K nodes")
     ap.add_argument("--node-cpus", type=int, default=2)
     ap.add_argument("--serve-latency-ms", type=float, help="roles on a loopback sim-serve")
     args = ap.parse_args()
     sets = [f"inner_loop.max_rounds={args.max_rounds}",
-            f"inner_loop.concurrency={args.concurrency}", f"executor.kind={args.executor}"]
+            f"inner_loop.concurrency={args.concurrency}", f"executor.kind={args.executor}",
+            f"executor.address={args.address}"]
     with ExitStack() as stack:
         if args.nodes:
             stack.enter_context(_cluster(args.nodes, args.node_cpus))
