@@ -74,3 +74,4 @@ def test_a_full_disk_is_named_as_the_cause():
         fh.write("x" * 10)
         fh.flush()
     assert failure_cause(exc.value).startswith("the disk is full")
+

@@ -51,11 +51,15 @@ _HEADERS = 3 * 4096  # DuckDB's file header and its two database headers precede
 
 
 def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A file shorter than the blocks its header names lost its tail (a power loss, a copy cut
-    short): opening it read-write would checkpoint over what is left."""
-    _name, _size, block_size, total_blocks, *_ = con.execute(
+    """A checkpointed file (no WAL) shorter than the blocks it uses lost its tail (a power loss,
+    a copy cut short): opening it read-write would checkpoint over what is left. Free blocks
+    at the end may be cut off by DuckDB itself, so only used blocks count; with a WAL the data
+    replayed from it is not in the file yet, and the check is skipped."""
+    if path.with_name(path.name + ".wal").exists():
+        return
+    _name, _size, block_size, _total, used_blocks, *_ = con.execute(
         "SELECT * FROM pragma_database_size()").fetchone()
-    expected = _HEADERS + int(block_size) * int(total_blocks)
+    expected = _HEADERS + int(block_size) * int(used_blocks)
     size = path.stat().st_size
     if size < expected:
         raise UserError(f"{path}: the database file is corrupt or truncated ({size} of {expected} "
