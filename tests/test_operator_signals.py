@@ -57,7 +57,7 @@ def last_event(run_dir: Path) -> tuple[str, str]:
 def stop_with(tmp_path: Path, signum: signal.Signals) -> Path:
     run_dir = tmp_path / "run"
     proc = start(run_dir)
-    wait_started(run_dir, proc, 1.0)
+    wait_started(run_dir, proc, 0.5)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, err
