@@ -28,6 +28,7 @@ from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import default_corpus_path, default_split_path, select_papers
 from inner_loop.redact import redact_text
+from inner_loop.sandbox.spawn import remove_workdir
 from evolve.progress import RunProgress, RunSummary, best_accepted, summarize
 from evolve.repair import open_harness
 from evolve.repo import HarnessRepo
@@ -388,8 +389,8 @@ def prepare(run_dir: Path, rc: RunConfig, store: Store, resumed: bool) -> tuple[
     replayed, torn = replay(store, run_dir)  # call rows a kill left only in the journal
     # exports are copies of scratch trees, made again when needed, and work dirs belong to
     # episodes that a kill abandoned (re-run on resume): either would otherwise stay forever
-    for leftover in ("candidates", "work"):
-        shutil.rmtree(run_dir / leftover, ignore_errors=True)
+    shutil.rmtree(run_dir / "candidates", ignore_errors=True)
+    remove_workdir(run_dir / "work")  # whatever a harness did to them (chmod 000 ...)
     store.record_run_event("resumed" if resumed else "running")
     return repo, (f"{'resumed' if resumed else 'started'} run {rc.run_id}; repair: "
                   f"{repair.model_dump_json()}; reconcile: {report.model_dump_json()}; "
