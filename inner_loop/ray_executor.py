@@ -11,7 +11,7 @@ What runs where (docs/scale-out.md):
           the run, under the episode's slot priority. Per-endpoint caps, slot priority,
           budgets (USD, calls, wall), the cache, shared calls and the call records are therefore
           the driver's own objects: they hold exactly, cluster-wide, and API keys never leave
-          the driver. Errors come back by name (budget, rejected, fatal, transient) and are
+          the driver (workers get the config with login details in URLs redacted). Errors come back by name (budget, rejected, fatal, transient) and are
           raised on the worker as the same class, so the Dispatcher decides as it does locally.
   trees   a harness travels content-addressed: its files are put in the object store once per
           digest; a worker writes them under <tmp>/autodata-harness-<uid>/<digest>/ the first time
@@ -241,7 +241,8 @@ class RayExecutor:
         token = uuid.uuid4().hex
         with self._lock:
             self._clients[token] = job.client
-        slim = EpisodeJob(job.paper, Path(harness.digest), job.config, None,
+        public = Config.model_validate(job.config.public_dump())  # no login details in URLs
+        slim = EpisodeJob(job.paper, Path(harness.digest), public, None,
                           Path("."), job.method, job.harness_version, job.tag)
         ref = _episode.options(num_cpus=self.config.episode_cpus,
                                max_retries=self.config.max_retries, retry_exceptions=False
