@@ -94,8 +94,9 @@ class SimProcess:
 
 
 def _config(bs: BenchSettings, sets: list[str], base_url: str | None, cap: int) -> Config:
+    # the bench measures the loop's own work: no end-of-run final re-evaluation (evolve/final.py)
     config = load_config(None, [f"seed={bs.seed}", f"inner_loop.max_rounds={bs.max_rounds}",
-                                "evolve.minibatch=1"] + sets)
+                                "evolve.minibatch=1", "evolve.final_repeats=0"] + sets)
     if base_url is None:
         return config
     roles = {r: config.roles[r].model_copy(update={  # type: ignore[index]
