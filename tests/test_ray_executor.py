@@ -18,6 +18,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
 
 from evolve.cli import main  # noqa: E402
 from evolve.repo import HarnessRepo  # noqa: E402
@@ -191,28 +192,44 @@ def test_caps_and_budget_hold_across_nodes(cluster, tmp_path):
     assert len(nodes(tmp_path / "out")) == 2
 
 
+@ray.remote(num_cpus=1)
+def _warm() -> str:
+    import inner_loop.runner  # noqa: F401 — what an episode task imports first
+
+    return ray.get_runtime_context().get_node_id()
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_records_nothing_twice(cluster, local_generate,
                                                                         tmp_path):
     doomed = cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()
-    killed = threading.Event()
+    on_doomed = NodeAffinitySchedulingStrategy(doomed.node_id, soft=False)
+    warm = [_warm.options(scheduling_strategy=on_doomed).remote() for _ in range(2)]
+    assert set(ray.get(warm)) == {doomed.node_id}  # its workers up: episodes start at once
+    served, lock, killer = [0], threading.Lock(), []
 
-    def kill_on_first(done: int, _total: int, record: object) -> None:
-        if record is not None and not killed.is_set():  # the window is full: all nodes busy
-            killed.set()
-            cluster.remove_node(doomed, allow_graceful=False)
+    def kill_at_call_30(_call: object) -> None:  # 4 in flight on 4 CPUs: 2 on the doomed node
+        with lock:
+            served[0] += 1
+            if served[0] != 30:
+                return
+        killer.append(threading.Thread(target=cluster.remove_node, args=(doomed,),
+                                       kwargs={"allow_graceful": False}))
+        killer[0].start()
 
     papers = select_papers(None, None, "validation", limit=8)
     config = load_config(None, ["executor.kind=ray", "inner_loop.concurrency=4",
                                 "inner_loop.max_rounds=3"])
-    client = LLMClient(config)
-    run_generate(papers, tmp_path / "out", config=config, client=client, progress=kill_on_first)
+    client = LLMClient(config, recorder=kill_at_call_30)
+    run_generate(papers, tmp_path / "out", config=config, client=client)
     calls = client.snapshot().total.calls
     client.close()
-    assert killed.is_set()
+    assert killer
+    killer[0].join()
     rows = episodes(tmp_path / "out")
     assert sorted(r["paper_id"] for r in rows) == sorted(p.id for p in papers)  # once each
     assert by_paper(tmp_path / "out") == by_paper(local_generate)  # no quality verdict changed
     assert examples(tmp_path / "out") == examples(local_generate)
     local_calls = json.loads((local_generate / "summary.json").read_text())
-    assert calls > local_calls["usage"]["total"]["calls"], "no episode was re-run"
+    assert calls > local_calls["usage"]["total"]["calls"], \
+        f"no episode was re-run: {[r['worker'] for r in rows]}, doomed {doomed.node_id[:12]}"
