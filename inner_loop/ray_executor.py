@@ -11,7 +11,9 @@ What runs where (docs/scale-out.md):
           the run, under the episode's slot priority. Per-endpoint caps, slot priority,
           budgets (USD, calls, wall), the cache, shared calls and the call records are therefore
           the driver's own objects: they hold exactly, cluster-wide, and API keys never leave
-          the driver (workers get the config with login details in URLs redacted). Errors come back by name (budget, rejected, fatal, transient) and are
+          the driver (workers get the config with login details in URLs redacted). Errors
+          come back by name (budget, rejected, fatal, transient) and are
+          come back by name (budget, rejected, fatal, transient) and are
           raised on the worker as the same class, so the Dispatcher decides as it does locally.
   trees   a harness travels content-addressed: its files are put in the object store once per
           digest; a worker writes them under <tmp>/autodata-harness-<uid>/<digest>/ the first time
