@@ -13,7 +13,6 @@ What runs where (docs/scale-out.md):
           the driver's own objects: they hold exactly, cluster-wide, and API keys never leave
           the driver (workers get the config with login details in URLs redacted). Errors
           come back by name (budget, rejected, fatal, transient) and are
-          come back by name (budget, rejected, fatal, transient) and are
           raised on the worker as the same class, so the Dispatcher decides as it does locally.
   trees   a harness travels content-addressed: its files are put in the object store once per
           digest; a worker writes them under <tmp>/autodata-harness-<uid>/<digest>/ the first time
