@@ -11,8 +11,9 @@ from evolve.racing import hopeless
 from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
 from evolve.store import StoreReader
 
-# Two iterations that both start from the seed (concurrency 2), one episode per racing batch.
-SETS = ["seed=3", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
+# Two iterations that both start from the seed (concurrency 2), one episode per racing batch;
+# run seed 0: one child loses (rejected), so racing has episodes to skip in this sim world.
+SETS = ["seed=0", "evolve.iterations=2", "evolve.concurrency=2", "evolve.minibatch=1",
         "inner_loop.max_rounds=6", "inner_loop.concurrency=1", "evolve.final_repeats=0"]
 SETTINGS = RunSettings(validation_limit=4)
 
