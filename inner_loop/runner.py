@@ -27,7 +27,7 @@ from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
 from inner_loop.sandbox import ChildProcess, Limits, start_child
 from inner_loop.sandbox.bounds import KNOWN_OPS, MB, Bounds, LimitExceeded, Meter, Watchdog, \
-    check_request
+    check_request, check_workdir
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
 from inner_loop.steps import EpisodeClient
 
@@ -68,11 +68,12 @@ def base_record(paper: Paper, config: Config, method: str, harness_version: str 
 def _serve(child: ChildProcess, dispatcher: Dispatcher, bounds: Bounds) -> None:
     """Answer the child's requests until the episode ends (EpisodeEnd) or the channel fails;
     every request is bounded (shape, counts, bytes) before the dispatcher sees it."""
-    meter = Meter(bounds, KNOWN_OPS)
+    meter, workdir = Meter(bounds, KNOWN_OPS), str(child.workdir)
     while True:
         msg = child.channel.recv(child.deadline)
         check_request(msg, bounds.max_depth)
         meter.request(msg, child.channel.last_request_bytes)
+        check_workdir(workdir, bounds)  # at every request too: writes between two watchdog ticks
         try:
             reply = dispatcher.dispatch(msg)
         except EpisodeEnd as end:
