@@ -53,8 +53,10 @@ def build(base: Path, steps: list, out: Path) -> Path:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def print_table(variants: dict, make) -> None:
+    """One Markdown row per variant: `make(name, steps, out)` builds its harness at `out`; each
+    runs on the subset's papers for --seeds run seeds (mean pass rate, per seed, mean rounds)."""
+    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--subset", default="validation")
     ap.add_argument("--only", nargs="*", help="variant names to run (default: all)")
@@ -63,10 +65,10 @@ def main() -> None:
     print(f"| harness (SIMULATED world, {len(papers)} {args.subset} papers) | pass rate | per seed | rounds |")
     print("| --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (name, steps) in enumerate(VARIANTS.items()):
+        for i, (name, steps) in enumerate(variants.items()):
             if args.only and name not in args.only:
                 continue
-            hdir = build(default_harness_dir(), steps, Path(tmp) / f"h{i}")
+            hdir = make(name, steps, Path(tmp) / f"h{i}")
             rates, rounds = [], []
             for seed in range(args.seeds):
                 config = load_config(overrides=[f"seed={seed}"])
@@ -76,6 +78,10 @@ def main() -> None:
                 rounds.append(statistics.mean(len(r.rounds) for r in recs))
             per = ", ".join(f"{x:.2f}" for x in rates)
             print(f"| {name} | {statistics.mean(rates):.2f} | {per} | {statistics.mean(rounds):.1f} |", flush=True)
+
+
+def main() -> None:
+    print_table(VARIANTS, lambda _name, steps, out: build(default_harness_dir(), steps, out))
     sys.exit(0)
 
 

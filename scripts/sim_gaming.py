@@ -11,22 +11,15 @@ comes out (mean pass rate, per seed, mean rounds). The table in inner_loop/sim/R
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 from gaming_harnesses import GAMING, build_gaming_harness  # noqa: E402
-from sim_ablation import ALL, C, O, R, V, build  # noqa: E402
+from sim_ablation import ALL, C, O, R, V, build, print_table  # noqa: E402
 
-from inner_loop.config import load_config  # noqa: E402
 from inner_loop.generate import default_harness_dir  # noqa: E402
-from inner_loop.llm.client import LLMClient  # noqa: E402
-from inner_loop.papers import select_papers  # noqa: E402
-from inner_loop.runner import run_episodes  # noqa: E402
 from inner_loop.sim import edits  # noqa: E402
 
 
@@ -86,30 +79,14 @@ VARIANTS = {
 }
 
 
+def _make(_name: str, steps, out: Path) -> Path:
+    if isinstance(steps, str):  # a gaming harness of tests/gaming_harnesses.py
+        return build_gaming_harness(steps, out)
+    return build(default_harness_dir(), steps, out)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--subset", default="validation")
-    ap.add_argument("--only", nargs="*", help="variant names to run (default: all)")
-    args = ap.parse_args()
-    papers = select_papers(subset=args.subset)
-    print(f"| harness (SIMULATED world, {len(papers)} {args.subset} papers) | pass rate | per seed | rounds |")
-    print("| --- | --- | --- | --- |")
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (name, steps) in enumerate(VARIANTS.items()):
-            if args.only and name not in args.only:
-                continue
-            hdir = (build_gaming_harness(steps, Path(tmp) / f"h{i}") if isinstance(steps, str)
-                    else build(default_harness_dir(), steps, Path(tmp) / f"h{i}"))
-            rates, rounds = [], []
-            for seed in range(args.seeds):
-                config = load_config(overrides=[f"seed={seed}"])
-                recs = run_episodes(papers, hdir, config=config, client=LLMClient(config),
-                                    harness_version=name, workdir_root=Path(tmp) / "work")
-                rates.append(sum(r.accepted for r in recs) / len(recs))
-                rounds.append(statistics.mean(len(r.rounds) for r in recs))
-            per = ", ".join(f"{x:.2f}" for x in rates)
-            print(f"| {name} | {statistics.mean(rates):.2f} | {per} | {statistics.mean(rounds):.1f} |", flush=True)
+    print_table(VARIANTS, _make)
 
 
 if __name__ == "__main__":
