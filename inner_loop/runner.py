@@ -45,7 +45,7 @@ def limits_for(config: Config) -> Limits:
     inner = config.inner_loop
     return Limits(timeout_s=inner.episode_timeout_s, memory_mb=inner.memory_mb,
                   cpu_s=int(inner.episode_timeout_s) + CPU_SLACK_S,
-                  fsize_mb=min(64, inner.workdir_quota_mb), max_request_bytes=Bounds.max_request_bytes)
+                  fsize_mb=min(64, inner.workdir_quota_mb))
 
 
 def bounds_for(config: Config) -> Bounds:
@@ -98,14 +98,14 @@ def _drive(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float,
     passed (by a request, or found by the watchdog, which kills the child) is the harness's."""
     watchdog = Watchdog(str(child.workdir), child.proc.pid, bounds).start()
     try:
-        _serve(child, dispatcher, bounds)
+        try:
+            _serve(child, dispatcher, bounds)
+        finally:
+            watchdog.stop()  # before its reason is read
     except ChannelError as exc:
-        watchdog.stop()
         _channel_failed(child, dispatcher, timeout_s, exc, watchdog.reason)
     except BudgetExceeded as exc:
         dispatcher.end("budget", f"budget exceeded: {exc}")
-    finally:
-        watchdog.stop()
 
 
 def _channel_failed(child: ChildProcess, dispatcher: Dispatcher, timeout_s: float,

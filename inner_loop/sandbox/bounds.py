@@ -11,6 +11,8 @@ harness's failure (`harness_error`, "sandbox limit: ...") and the child is kille
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 from inner_loop.sandbox.rpc import ChannelError
@@ -26,7 +28,6 @@ class LimitExceeded(ChannelError):
 
 @dataclass(frozen=True)
 class Bounds:
-    max_request_bytes: int = 4 * MB  # one RPC line from the child
     max_depth: int = 64  # JSON nesting of one request
     max_harness_calls: int = 400  # llm + evaluate requests
     max_log_entries: int = 500
@@ -141,8 +142,6 @@ class Watchdog:
     the first cap passed; `reason` then says which."""
 
     def __init__(self, workdir: str, pgid: int, bounds: Bounds, interval_s: float = 0.25):
-        import threading
-
         self.workdir, self.pgid, self.bounds, self.interval_s = workdir, pgid, bounds, interval_s
         self.reason: str | None = None
         self._stop = threading.Event()
@@ -157,8 +156,6 @@ class Watchdog:
         self._thread.join()
 
     def _run(self) -> None:
-        import signal
-
         while not self._stop.wait(self.interval_s):
             try:
                 check_workdir(self.workdir, self.bounds)

@@ -21,7 +21,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the child must not pay for 
 if TYPE_CHECKING:
     from typing import Any
 
-MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one request line from the child
 TAIL_BYTES = 20 * 1024
 
 

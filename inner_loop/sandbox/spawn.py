@@ -61,7 +61,6 @@ class Limits:
     cpu_s: int  # RLIMIT_CPU (soft; hard = soft + 5)
     fsize_mb: int = 64  # RLIMIT_FSIZE
     nofile: int = 256  # RLIMIT_NOFILE
-    max_request_bytes: int = 4 * 1024 * 1024  # one RPC line from the child
 
 
 def filesystem_policy(harness_dir: Path, workdir: Path) -> dict:
@@ -145,15 +144,6 @@ def remove_workdir(path: Path) -> None:
         return
 
 
-def remove_stale_workdirs(workdir_root: Path) -> int:
-    """Remove the `episode-*` dirs a killed run left under `workdir_root` (no episode of the run
-    may be live: call with the run's lock held). Returns how many were removed."""
-    stale = sorted(workdir_root.glob("episode-*")) if workdir_root.is_dir() else []
-    for path in stale:
-        remove_workdir(path)
-    return len(stale)
-
-
 def start_child(*, harness_dir: Path, entry: str, prompts: dict, paper: dict, max_rounds: int,
                 workdir_root: Path, limits: Limits) -> ChildProcess:
     """Spawn the confined child and send it its init payload."""
@@ -175,8 +165,7 @@ def start_child(*, harness_dir: Path, entry: str, prompts: dict, paper: dict, ma
         os.close(rep_r)
         os.close(req_w)
     assert proc.stdout is not None and proc.stderr is not None
-    channel = ParentChannel(req_r, rep_w, proc.stdout.fileno(), proc.stderr.fileno(),
-                            max_line_bytes=limits.max_request_bytes)
+    channel = ParentChannel(req_r, rep_w, proc.stdout.fileno(), proc.stderr.fileno())
     deadline = time.monotonic() + limits.timeout_s
     child = ChildProcess(proc, channel, workdir, deadline, [req_r, rep_w])
     init = {
