@@ -28,19 +28,30 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
     Lines are read as bytes and decoded one by one, so a non-UTF-8 line is reported at its number.
     """
+    for lineno, raw in iter_raw_lines(path):
+        line = decode_line(path, lineno, raw)
+        if line.strip():
+            yield lineno, line
+
+
+def iter_raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw bytes) for every line, blank ones included (gzip-aware)."""
     if not path.is_file():
         raise PaperError(f"{path}: no such file")
     lineno = 0
     try:
         with _open_binary(path) as handle:
             for lineno, raw in enumerate(handle, start=1):
-                line = raw.decode("utf-8")
-                if line.strip():
-                    yield lineno, line
-    except UnicodeDecodeError as exc:
-        raise PaperError(f"{path}:{lineno}: not UTF-8 text ({exc.reason})") from exc
+                yield lineno, raw
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise PaperError(f"{path}:{lineno + 1}: broken gzip stream ({exc})") from exc
+
+
+def decode_line(path: Path, lineno: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PaperError(f"{path}:{lineno}: not UTF-8 text ({exc.reason})") from exc
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -51,16 +62,19 @@ def iter_json_objects(path: Path) -> Iterator[tuple[str, dict | Problem]]:
     """Yield ("file:line", object) for each JSONL line, or a malformed_json Problem for a bad one."""
     for lineno, line in iter_lines(path):
         where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield where, Problem(kind=MALFORMED_JSON, where=where, message=f"not JSON ({exc.msg})")
-            continue
-        if not isinstance(obj, dict):
-            message = f"expected a JSON object, got {type(obj).__name__}"
-            yield where, Problem(kind=MALFORMED_JSON, where=where, message=message)
-            continue
-        yield where, obj
+        yield where, parse_object(where, line)
+
+
+def parse_object(where: str, line: str | bytes) -> dict | Problem:
+    """One JSONL line as a JSON object, or the malformed_json Problem saying why not."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Problem(kind=MALFORMED_JSON, where=where, message=f"not JSON ({exc.msg})")
+    if not isinstance(obj, dict):
+        message = f"expected a JSON object, got {type(obj).__name__}"
+        return Problem(kind=MALFORMED_JSON, where=where, message=message)
+    return obj
 
 
 def detect_format(path: Path, *, max_lines: int = 100) -> str:

@@ -1,7 +1,8 @@
 """Load papers from any of the four input formats, streaming, with one policy for bad input.
 
 Each format module yields ("file:line", Paper | Problem) pairs and decides nothing; this module
-applies the checks common to all formats (empty body text, duplicate ids) and the policy:
+applies the checks common to all formats (empty body text, duplicate ids: the ids seen are kept
+in an on-disk `IdIndex`, so memory stays flat however long the corpus) and the policy:
 a Problem raises `PaperError("file:line: kind: message")`, or with `skip_bad=True` is counted
 in the `LoadReport` and skipped.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from inner_loop.papers.detect import FORMATS, detect_format
+from inner_loop.papers.id_index import IdIndex
 from inner_loop.papers.model import (
     DUPLICATE_ID,
     EMPTY_TEXT,
@@ -45,17 +47,16 @@ def iter_papers(
     chosen = format or detect_format(path)
     report = report if report is not None else LoadReport()
     report.path, report.format = str(path), chosen
-    seen: dict[str, str] = {}
-    for where, item in _items(path, chosen, metadata):
-        problem = item if isinstance(item, Problem) else _check(where, item, seen)
-        if problem is not None:
-            if not skip_bad:
-                raise PaperError(problem.line())
-            report.add(problem)
-            continue
-        seen[item.id] = where
-        report.n_papers += 1
-        yield item
+    with IdIndex() as seen:  # id -> where it was read, on disk: memory flat in the corpus
+        for where, item in _items(path, chosen, metadata):
+            problem = item if isinstance(item, Problem) else _check(where, item, seen)
+            if problem is not None:
+                if not skip_bad:
+                    raise PaperError(problem.line())
+                report.add(problem)
+                continue
+            report.n_papers += 1
+            yield item
 
 
 def load_papers(
@@ -91,11 +92,12 @@ def _items(
     return iter_normalised(path)
 
 
-def _check(where: str, paper: Paper, seen: dict[str, str]) -> Problem | None:
-    """The checks every format shares: some body text, an id not seen before."""
+def _check(where: str, paper: Paper, seen: IdIndex) -> Problem | None:
+    """The checks every format shares: some body text, an id not seen before (recorded)."""
     if not any(section.text.strip() for section in paper.sections):
         return Problem(kind=EMPTY_TEXT, where=where, message=f"paper {paper.id} has no body text")
-    if paper.id in seen:
-        message = f"paper {paper.id} already at {seen[paper.id]}"
+    added, first = seen.add(paper.id, where)
+    if not added:
+        message = f"paper {paper.id} already at {first}"
         return Problem(kind=DUPLICATE_ID, where=where, message=message)
     return None

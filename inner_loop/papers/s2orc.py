@@ -5,13 +5,14 @@
 become one Section, paragraphs joined by a blank line. The abstract is the pdf_parses abstract
 paragraphs joined the same way, or the metadata `abstract` string when the parse has none.
 
-Memory trade-off of the join: the metadata file is read once, up front, and only the four fields
-used (title, year, venue, abstract) are kept per paper_id; then pdf_parses is streamed one line at
-a time. So memory is O(metadata rows x those fields), never O(pdf_parses). In the real release a
-metadata shard is a small fraction of its pdf_parses shard, and abstracts dominate what is kept.
-A byte-offset index would keep less, but needs random access, which gzip files do not offer
-cheaply (every backward seek decompresses from the start); keeping the small rows works the same
-for `.jsonl` and `.jsonl.gz`.
+Memory of the join: pdf_parses is streamed one line at a time; the metadata file is read once,
+up front, and indexed by `paper_id` only: id -> the byte offset of its line, in an on-disk
+`IdIndex` (memory bounded by its 2 MB page cache, disk about id length + 30 bytes a row). Each
+pdf_parses record then reads its one metadata line back (a seek and a readline). A `.jsonl`
+metadata file is read back in place; a `.jsonl.gz` one is decompressed once, while it is
+indexed, into a temporary file (deleted at the end; disk = the uncompressed metadata, about
+10x the `.gz`), since gzip offers no cheap random access. So driver memory is flat in both
+files' sizes: a few MB whatever the number of papers.
 
 Known limit of the format: two *adjacent* sections with the same heading cannot be told apart
 in pdf_parses (paragraphs only carry a section name), so they come back as one section. In the
@@ -21,11 +22,14 @@ no text is lost.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from inner_loop.papers.detect import iter_json_objects
+from inner_loop.papers.detect import decode_line, iter_json_objects, iter_raw_lines, parse_object
+from inner_loop.papers.id_index import IdIndex
 from inner_loop.papers.model import (
     DUPLICATE_ID,
     INVALID_FIELD,
@@ -44,7 +48,6 @@ class _Meta(NamedTuple):
     year: object
     venue: object
     abstract: object
-    where: str
 
 
 def find_metadata(pdf_parses: Path) -> Path:
@@ -70,33 +73,70 @@ def find_metadata(pdf_parses: Path) -> Path:
 def iter_s2orc(pdf_parses: Path, metadata: Path | None = None) -> Iterator[tuple[str, Paper | Problem]]:
     """Yield ("file:line", Paper or Problem): metadata problems first, then one per pdf_parses line."""
     meta_path = metadata if metadata is not None else find_metadata(pdf_parses)
-    index: dict[str, _Meta] = {}
-    yield from _read_metadata(meta_path, index)
-    for where, obj in iter_json_objects(pdf_parses):
-        if isinstance(obj, Problem):
-            yield where, obj
-            continue
-        yield where, _paper_from(where, obj, index, meta_path)
+    with _MetadataIndex(meta_path) as index:
+        yield from index.build()
+        for where, obj in iter_json_objects(pdf_parses):
+            if isinstance(obj, Problem):
+                yield where, obj
+                continue
+            yield where, _paper_from(where, obj, index, meta_path)
 
 
-def _read_metadata(path: Path, index: dict[str, _Meta]) -> Iterator[tuple[str, Problem]]:
-    for where, obj in iter_json_objects(path):
-        if isinstance(obj, Problem):
-            yield where, obj
-            continue
-        paper_id = obj.get("paper_id")
-        if not isinstance(paper_id, str) or not paper_id:
-            message = "field 'paper_id' is missing or empty"
-            yield where, Problem(kind=MISSING_FIELD, where=where, message=message)
-        elif paper_id in index:
-            message = f"paper_id {paper_id} already at {index[paper_id].where}"
-            yield where, Problem(kind=DUPLICATE_ID, where=where, message=message)
-        else:
-            fields = (obj.get("title"), obj.get("year"), obj.get("venue"), obj.get("abstract"))
-            index[paper_id] = _Meta(*fields, where=where)
+class _MetadataIndex:
+    """paper_id -> the metadata line's byte offset (on disk), and the line read back on demand."""
+
+    def __init__(self, path: Path):
+        if not path.is_file():
+            raise PaperError(f"{path}: no such file")
+        self.path = path
+        self._ids = IdIndex()
+        gz = path.name.endswith(".gz")
+        self._copy = tempfile.TemporaryFile(prefix="autodata-s2orc-metadata-") if gz else None
+        self._lines = self._copy if self._copy is not None else open(path, "rb")
+
+    def build(self) -> Iterator[tuple[str, Problem]]:
+        offset = 0
+        for lineno, raw in iter_raw_lines(self.path):
+            at, offset = offset, offset + len(raw)
+            if self._copy is not None:
+                self._copy.write(raw)
+            line = decode_line(self.path, lineno, raw)
+            if not line.strip():
+                continue
+            where = f"{self.path}:{lineno}"
+            obj = parse_object(where, line)
+            if isinstance(obj, Problem):
+                yield where, obj
+                continue
+            paper_id = obj.get("paper_id")
+            if not isinstance(paper_id, str) or not paper_id:
+                message = "field 'paper_id' is missing or empty"
+                yield where, Problem(kind=MISSING_FIELD, where=where, message=message)
+                continue
+            added, first = self._ids.add(paper_id, f"{at}:{lineno}")
+            if not added:
+                message = f"paper_id {paper_id} already at {self.path}:{str(first).split(':')[1]}"
+                yield where, Problem(kind=DUPLICATE_ID, where=where, message=message)
+        if self._copy is not None:
+            self._copy.flush()
+
+    def get(self, paper_id: str) -> _Meta | None:
+        value = self._ids.get(paper_id)
+        if value is None:
+            return None
+        self._lines.seek(int(str(value).split(":")[0]))
+        obj = json.loads(self._lines.readline())
+        return _Meta(obj.get("title"), obj.get("year"), obj.get("venue"), obj.get("abstract"))
+
+    def __enter__(self) -> _MetadataIndex:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lines.close()
+        self._ids.close()
 
 
-def _paper_from(where: str, obj: dict, index: dict[str, _Meta], meta_path: Path) -> Paper | Problem:
+def _paper_from(where: str, obj: dict, index: _MetadataIndex, meta_path: Path) -> Paper | Problem:
     paper_id = obj.get("paper_id")
     if not isinstance(paper_id, str) or not paper_id:
         return Problem(kind=MISSING_FIELD, where=where, message="field 'paper_id' is missing or empty")
