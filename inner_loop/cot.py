@@ -20,16 +20,17 @@ from typing import Any
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
+from inner_loop.evaluation import evaluate_with_retry
 from inner_loop.example import Example
-from inner_loop.guard import PAPER_CHARS
+from inner_loop.guard import PAPER_CHARS, guard_with_retry
 from inner_loop.harness import Harness, HarnessInvalid, PromptRenderError, load_harness
+from inner_loop.llm.episode_client import EpisodeClient
+from inner_loop.llm.protocol import Client
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.papers import Paper
+from inner_loop.parsing import parse_example_arg
 from inner_loop.rounds import RoundBook, settle, settle_guard
 from inner_loop.runner import base_record
-from inner_loop.steps import (
-    EpisodeClient, evaluate_with_retry, guard_with_retry, parse_example_arg,
-)
 
 CONFINEMENT = "none needed: the CoT baseline runs no harness code (protected runtime only)"
 # PAPER_CHARS (guard.py): harness/tools.py cuts the paper for its challenger and verifier there too
@@ -43,7 +44,7 @@ def challenger_prompt(harness: Harness, paper: Paper) -> str:
     return harness.render("challenger", **{k: v for k, v in values.items() if k in declared})
 
 
-def _judge_example(rnd: RoundRecord, example: Example, paper: Paper, *, client: Any,
+def _judge_example(rnd: RoundRecord, example: Example, paper: Paper, *, client: Client,
                    config: Config, thresholds: Any) -> None:
     """Weak and strong always, then the preset's decision and the final guard."""
     weak, infra = evaluate_with_retry(example, "weak", client=client, config=config,
@@ -93,7 +94,7 @@ def _one_round(harness: Harness, paper: Paper, book: RoundBook, transcript: list
 
 
 def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config,
-                    client: Any, harness_version: str | None = None,
+                    client: Client, harness_version: str | None = None,
                     tag: str = "") -> EpisodeRecord:
     """One CoT Self-Instruct episode of `paper` (never raises, like run_episode)."""
     t0 = time.monotonic()

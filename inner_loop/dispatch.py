@@ -29,17 +29,17 @@ from typing import Any
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
-from inner_loop.evaluation import SolverEval
+from inner_loop.evaluation import SolverEval, evaluate_with_retry
 from inner_loop.example import Example
+from inner_loop.guard import guard_with_retry
+from inner_loop.llm.episode_client import EpisodeClient
 from inner_loop.llm.types import (
     REJECTED_TEXT, FatalLLMError, Message, RequestRejected, ToolSpec,
 )
-from inner_loop.parsing import ParseFailure, extract_json_object
+from inner_loop.parsing import ParseFailure, extract_json_object, parse_example_arg
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
 from inner_loop.rounds import RoundBook, Slot, finalise, settle, settle_guard
-from inner_loop.steps import EpisodeClient, evaluate_with_retry, guard_with_retry, \
-    parse_example_arg
 
 ANSWER_CHARS = 1500
 REJECTED = "the endpoint rejected a request the harness shaped"  # a harness_error's prefix

@@ -31,10 +31,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
+from inner_loop.llm.episode_client import RoleUsageRecord
+from inner_loop.strict import Strict
 
 SCHEMA_VERSION = 1
 
@@ -43,10 +45,6 @@ Outcome = Literal["accepted", "too_easy", "failed_on_strong", "failed_quality_ch
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 Status = Literal["accepted", "exhausted", "harness_error", "timeout", "budget", "runtime_error",
                  "infrastructure"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RoundRecord(Strict):
@@ -62,15 +60,6 @@ class RoundRecord(Strict):
     failed_rule: str | None = None
     reason: str | None = None  # one line: why this outcome (invalid example, infra error, ...)
     guard_problems: list[str] = Field(default_factory=list)
-
-
-class RoleUsageRecord(Strict):
-    calls: int = 0
-    failed_calls: int = 0
-    cached_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
 
 
 class EpisodeRecord(Strict):

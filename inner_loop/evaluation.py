@@ -30,6 +30,7 @@ from inner_loop.acceptance import RuleResult, Thresholds, full_check, settled_fa
     weak_check
 from inner_loop.config import Config
 from inner_loop.example import Example, RubricItem
+from inner_loop.llm.protocol import Client
 from inner_loop.llm.types import FatalLLMError, Message
 from inner_loop.parsing import ParseFailure, parse_judgments
 from inner_loop.prompting import judge_messages, solver_messages
@@ -37,6 +38,7 @@ from inner_loop.scoring import mean, score
 
 T = TypeVar("T")
 
+INFRA_ATTEMPTS = 2  # an infrastructure failure is retried once more, then recorded
 JUDGE_REASKS = 3  # re-asks after the first unparseable reply (4 attempts in all)
 REASK_SAMPLE_BASE = 100  # re-ask k uses sample_index 100 + k: a fresh sample, never a cache hit
 
@@ -88,7 +90,7 @@ class SolverEval(Strict):
 
 
 def ask_json(
-    client: Any, role: str, messages: list[Message], parse: Callable[[str | None], T], *,
+    client: Client, role: str, messages: list[Message], parse: Callable[[str | None], T], *,
     tag: str, json_schema: dict[str, Any] | None = None,
 ) -> tuple[T, str | None, int]:
     """(parsed reply, raw text, attempts): re-asks up to JUDGE_REASKS times on a ParseFailure.
@@ -115,7 +117,7 @@ def ask_json(
 
 
 def judge_answer(
-    rubric: list[RubricItem], question: str, answer: str, *, client: Any, tag: str = ""
+    rubric: list[RubricItem], question: str, answer: str, *, client: Client, tag: str = ""
 ) -> tuple[list[bool], int]:
     """(per-item verdicts, judge attempts) of one answer; the judge never sees a reference."""
     messages = judge_messages(rubric, question, answer)
@@ -126,7 +128,7 @@ def judge_answer(
     return verdicts, attempts
 
 
-def _run_sample(example: Example, solver: str, index: int, *, client: Any, tag: str) -> JudgedSample:
+def _run_sample(example: Example, solver: str, index: int, *, client: Client, tag: str) -> JudgedSample:
     try:
         response = client.complete(f"{solver}_solver", solver_messages(example),
                                    sample_index=index, tag=tag)
@@ -152,7 +154,7 @@ def _raise_on_infrastructure(solver: str, samples: list[JudgedSample]) -> None:
 
 
 def evaluate_solver(
-    example: Example, solver: Literal["weak", "strong"], *, client: Any, config: Config,
+    example: Example, solver: Literal["weak", "strong"], *, client: Client, config: Config,
     thresholds: Thresholds, weak_eval: SolverEval | None = None, tag: str = "",
 ) -> SolverEval:
     """Sample the solver, judge every answer, score and apply the acceptance rules."""
@@ -210,3 +212,18 @@ def summarise(
         min=min(scores), passed=result.passed, failed_rule=result.failed_rule,
         detail=result.detail,
     )
+
+
+def evaluate_with_retry(example: Example, solver: Literal["weak", "strong"], *, client: Client,
+                        config: Config, thresholds: Thresholds,
+                        weak_eval: SolverEval | None = None,
+                        tag: str = "") -> tuple[SolverEval | None, str | None]:
+    """(SolverEval, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures."""
+    last = ""
+    for _ in range(INFRA_ATTEMPTS):
+        try:
+            return evaluate_solver(example, solver, client=client, config=config,
+                                   thresholds=thresholds, weak_eval=weak_eval, tag=tag), None
+        except (InfrastructureError, FatalLLMError) as exc:
+            last = str(exc)
+    return None, f"infrastructure: {last}"

@@ -27,8 +27,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from inner_loop.config import Config
-from inner_loop.evaluation import ask_json
+from inner_loop.evaluation import INFRA_ATTEMPTS, InfrastructureError, ask_json
 from inner_loop.example import Example
+from inner_loop.llm.protocol import Client
+from inner_loop.llm.types import FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.parsing import parse_verifier_reply
 from inner_loop.prompting import final_verifier_messages
@@ -177,7 +179,7 @@ def solver_instruction_problems(text: str, where: str = "question") -> list[str]
     return problems
 
 
-def final_guard(example: Example, paper: Paper, *, client: Any, config: Config,
+def final_guard(example: Example, paper: Paper, *, client: Client, config: Config,
                 tag: str = "") -> GuardResult:
     """Structural and style rules, then the solver-instruction lexicon on the context and the
     question, then the protected verifier, which reads `paper`."""
@@ -199,3 +201,16 @@ def final_guard(example: Example, paper: Paper, *, client: Any, config: Config,
         verifier_verdict=reply.verdict, verifier_raw=raw, verifier_attempts=attempts,
     )
 
+
+
+def guard_with_retry(example: Example, paper: Paper, *, client: Client, config: Config,
+                     tag: str = "final_guard") -> tuple[GuardResult | None, str | None]:
+    """(GuardResult, None), or (None, "infrastructure: ...") after INFRA_ATTEMPTS failures; the
+    guard's verifier reads `paper` (grounding)."""
+    last = ""
+    for _ in range(INFRA_ATTEMPTS):
+        try:
+            return final_guard(example, paper, client=client, config=config, tag=tag), None
+        except (InfrastructureError, FatalLLMError) as exc:
+            last = str(exc)
+    return None, f"infrastructure: {last}"

@@ -96,6 +96,16 @@ def parse_example(text_or_dict: str | dict[str, Any]) -> Example:
         raise ParseFailure(first_error(exc)) from None
 
 
+def parse_example_arg(value: Any) -> tuple[Example | None, str | None]:
+    """The example a harness passed (JSON object or text), or (None, reason)."""
+    if not isinstance(value, (str, dict)):
+        return None, "the example must be a JSON object or a string holding one"
+    try:
+        return parse_example(value), None
+    except ParseFailure as exc:
+        return None, exc.reason
+
+
 class _Reply(BaseModel):
     """A protected role's reply: field types are strict, extra fields (a `reason`) are ignored."""
 

@@ -23,13 +23,14 @@ from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
 from inner_loop.executor import EpisodeJob, Executor, LocalExecutor, stream
 from inner_loop.harness import Harness, HarnessInvalid, load_harness
+from inner_loop.llm.episode_client import EpisodeClient
+from inner_loop.llm.protocol import Client
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
 from inner_loop.sandbox import ChildProcess, Limits, start_child
 from inner_loop.sandbox.bounds import KNOWN_OPS, MB, Bounds, LimitExceeded, Meter, Watchdog, \
     check_request, check_workdir
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
-from inner_loop.steps import EpisodeClient
 
 CPU_SLACK_S = 10
 Progress = Callable[[int, int, EpisodeRecord], None]
@@ -123,7 +124,7 @@ def _channel_failed(child: ChildProcess, dispatcher: Dispatcher, timeout_s: floa
         dispatcher.end("harness_error", f"protocol violation: {exc}")
 
 
-def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config, client: Any,
+def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Config, client: Client,
                 method: str = "agentic", harness_version: str | None = None,
                 workdir_root: str | Path, tag: str = "") -> EpisodeRecord:
     """One agentic episode of `paper` with the harness at `harness_dir` (never raises)."""
@@ -161,7 +162,7 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
 
 
 def run_episodes(papers: Sequence[Paper], harness_dir: str | Path, *, config: Config,
-                 client: Any, method: str = "agentic", harness_version: str | None = None,
+                 client: Client, method: str = "agentic", harness_version: str | None = None,
                  workdir_root: str | Path, progress: Progress | None = None,
                  run: Callable[[Paper], EpisodeRecord] | None = None,
                  executor: Executor | None = None) -> list[EpisodeRecord]:

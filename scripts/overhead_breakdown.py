@@ -70,11 +70,8 @@ def _install() -> None:
             else (mod, attr)
         setattr(owner, name, _wrap(label, getattr(owner, name)))
     import evolve.jobs as jobs
-    import inner_loop.evaluation as evaluation
     import inner_loop.runner as runner
-    import inner_loop.steps as steps
     jobs.run_episode = runner.run_episode  # names bound by `from … import`
-    steps.evaluate_solver = evaluation.evaluate_solver
 
 
 def main() -> int:

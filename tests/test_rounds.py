@@ -13,7 +13,7 @@ from inner_loop.example import Example
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
 from inner_loop.rounds import example_key, normalise
-from inner_loop.steps import EpisodeClient
+from inner_loop.llm.episode_client import EpisodeClient
 
 SEED = Path(__file__).resolve().parents[1] / "harness"
 

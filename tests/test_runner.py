@@ -17,7 +17,7 @@ from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
 from inner_loop.runner import run_episode, run_episodes
 from inner_loop.scoring import score
-from inner_loop.steps import EpisodeClient
+from inner_loop.llm.episode_client import EpisodeClient
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "harness"

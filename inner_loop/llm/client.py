@@ -23,6 +23,7 @@ from typing import Any, Literal
 from inner_loop.config import Config, ConfigError, RoleConfig
 from inner_loop.llm.accounting import Accountant, AccountingSnapshot, CallRecord, cost_usd
 from inner_loop.llm.cache import ResponseCache, cache_key
+from inner_loop.llm.protocol import Client
 from inner_loop.llm.retry import RetriesExhausted, call_with_retries
 from inner_loop.llm.slots import Slots
 from inner_loop.llm.types import (
@@ -71,7 +72,9 @@ def _endpoint_semaphores(config: Config) -> dict[str, Slots]:
     return {key: Slots(cap) for key, cap in caps.items()}
 
 
-class LLMClient:
+class LLMClient(Client):
+    """The run's one client (a `SharingClient`); `complete` is `Client.complete`."""
+
     def __init__(
         self,
         config: Config,
@@ -113,18 +116,6 @@ class LLMClient:
             json_schema=json_schema, temperature=rc.temperature, max_tokens=rc.max_tokens,
             seed=derive_seed(self.config.seed, sample_index), sample_index=sample_index,
         )
-
-    def complete(
-        self, role: str, messages: Sequence[Message | dict[str, Any]], *,
-        tools: Sequence[ToolSpec] | None = None,
-        response_format: Literal["text", "json"] = "text",
-        json_schema: dict[str, Any] | None = None, sample_index: int = 0, tag: str = "",
-    ) -> LLMResponse:
-        request = self.build_request(
-            role, messages, tools=tools, response_format=response_format,
-            json_schema=json_schema, sample_index=sample_index,
-        )
-        return self.send(request, tag=tag)
 
     def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         """Send a ready LLMRequest (budgets, cache, retries, accounting, record)."""
