@@ -40,6 +40,8 @@ class RoleConfig(Strict):
     max_concurrency: int = Field(default=16, ge=1)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
+    # input tokens the endpoint served from its prefix cache (usage.cached_tokens); None: the input price
+    price_cached_input_per_mtok: float | None = Field(default=None, ge=0)
     json_mode: Literal["schema", "object", "none"] = "schema"
 
     @model_validator(mode="after")

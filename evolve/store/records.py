@@ -94,6 +94,7 @@ class LLMCallRow(Row):
     error_kinds: list[str]
     input_tokens: int
     output_tokens: int
+    cached_tokens: int  # of input_tokens, served from the endpoint's prefix cache (migration 003)
     cost_usd: float
     cached: bool
     simulated: bool
@@ -255,6 +256,7 @@ def call_row(record: dict[str, Any], context: dict[str, Any]) -> tuple[LLMCallRo
         seed=record.get("seed", 0), started_at=record["started_at"], duration_ms=record["duration_ms"],
         attempts=record["attempts"], error_kinds=list(record.get("error_kinds", [])),
         input_tokens=int(usage.get("input_tokens", 0)), output_tokens=int(usage.get("output_tokens", 0)),
+        cached_tokens=int(usage.get("cached_tokens", 0)),
         cost_usd=float(record.get("cost_usd", 0.0)), cached=bool(record.get("cached", False)),
         simulated=bool(record.get("simulated", False)), request_blob=sha256_hex(texts[0]),
         response_blob=sha256_hex(texts[1]) if response is not None else None, error=record.get("error"),

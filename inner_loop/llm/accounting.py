@@ -1,7 +1,8 @@
 """The one place that counts LLM use per role and enforces the hard budgets.
 
-Per role: calls, cached calls, attempts, errors by kind, final failures, input/output tokens,
-USD and wall ms. Budgets (BudgetConfig: max_usd, max_calls, max_wall_s) are checked before each
+Per role: calls, cached calls, attempts, errors by kind, final failures, input/output tokens
+(and of the input, the tokens the endpoint served from its prefix cache), USD and wall ms. USD
+prices cached input tokens at the role's `price_cached_input_per_mtok` (the input price when unset). Budgets (BudgetConfig: max_usd, max_calls, max_wall_s) are checked before each
 call; once one is spent every further call is refused with BudgetExceeded, so work stops cleanly.
 Also home of CallRecord, the row the client hands to its recorder after every finished call.
 """
@@ -51,6 +52,7 @@ class RoleUsage(Strict):
     attempts: int = 0
     errors: dict[str, int] = Field(default_factory=dict)  # error kind -> failed attempts
     input_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, served from the endpoint's prefix cache
     output_tokens: int = 0
     cost_usd: float = 0.0
     wall_ms: float = 0.0
@@ -64,11 +66,24 @@ class AccountingSnapshot(Strict):
     budget_exceeded: str | None = None  # why work was stopped, once it was
 
 
+def cached_price(role_config: RoleConfig) -> float:
+    """USD per million cached input tokens: `price_cached_input_per_mtok`, else the input price."""
+    p = role_config.price_cached_input_per_mtok
+    return role_config.price_input_per_mtok if p is None else p
+
+
+def price_usd(input_tokens: int, cached_tokens: int, output_tokens: int,
+              role_config: RoleConfig) -> float:
+    """USD of one call's tokens at the role's prices; `cached_tokens` are part of `input_tokens`
+    (clamped to it: an endpoint cannot discount more than the prompt)."""
+    cached = min(max(cached_tokens, 0), input_tokens)
+    return ((input_tokens - cached) * role_config.price_input_per_mtok
+            + cached * cached_price(role_config)
+            + output_tokens * role_config.price_output_per_mtok) / 1_000_000
+
+
 def cost_usd(usage: Usage, role_config: RoleConfig) -> float:
-    return (
-        usage.input_tokens * role_config.price_input_per_mtok
-        + usage.output_tokens * role_config.price_output_per_mtok
-    ) / 1_000_000
+    return price_usd(usage.input_tokens, usage.cached_tokens, usage.output_tokens, role_config)
 
 
 class Accountant:
@@ -137,6 +152,7 @@ class Accountant:
             u.failed_calls += int(failed)
             u.attempts += attempts
             u.input_tokens += usage.input_tokens
+            u.cached_tokens += usage.cached_tokens
             u.output_tokens += usage.output_tokens
             u.cost_usd += cost
             u.wall_ms += wall_ms
@@ -160,7 +176,7 @@ def _sum(usages: Any) -> RoleUsage:
     total = RoleUsage()
     for u in usages:
         for field in ("calls", "cached_calls", "failed_calls", "attempts", "input_tokens",
-                      "output_tokens", "cost_usd", "wall_ms"):
+                      "cached_tokens", "output_tokens", "cost_usd", "wall_ms"):
             setattr(total, field, getattr(total, field) + getattr(u, field))
         for kind, n in u.errors.items():
             total.errors[kind] = total.errors.get(kind, 0) + n

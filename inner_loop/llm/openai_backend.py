@@ -150,8 +150,6 @@ def _to_response(body: Any) -> LLMResponse:
     if not isinstance(msg, dict):
         raise TransientLLMError("bad response: a choice without a message", kind="bad_response")
     reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-    usage = body.get("usage")
-    usage = usage if isinstance(usage, dict) else {}
     return LLMResponse(
         content=msg.get("content"),
         reasoning_content=reasoning if isinstance(reasoning, str) else None,
@@ -162,11 +160,34 @@ def _to_response(body: Any) -> LLMResponse:
             if isinstance(c, dict) and isinstance(c.get("function"), dict)
         ],
         finish_reason=choice.get("finish_reason") or "stop",
-        usage=Usage(input_tokens=usage.get("prompt_tokens") or 0,
-                    output_tokens=usage.get("completion_tokens") or 0),
+        usage=usage_of(body.get("usage")),
         model=body.get("model") or "",
         simulated=body.get("system_fingerprint") == SIM_FINGERPRINT,
     )
+
+
+def _count(value: Any) -> int:
+    """A token count as the endpoint wrote it: a non-negative whole number (`12` or `12.0`), else 0
+    (null, a string, a bool, a fraction, a negative number or infinity are not counts)."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    return value if type(value) is int and value > 0 else 0
+
+
+def usage_of(usage: Any) -> Usage:
+    """The Usage of a chat.completion's `usage` object, whatever its shape. Cached prompt tokens
+    are read where OpenAI and vLLM (`--enable-prompt-tokens-details`) put them,
+    `prompt_tokens_details.cached_tokens`, else where Moonshot does, top-level `cached_tokens`
+    (Kimi K2.x sends both, equal); never more than the prompt's tokens (recorded shapes:
+    tests/fixtures/usage/)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    prompt = _count(usage.get("prompt_tokens"))
+    details = usage.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = cached or _count(usage.get("cached_tokens"))
+    return Usage(input_tokens=prompt, output_tokens=_count(usage.get("completion_tokens")),
+                 cached_tokens=min(cached, prompt))
 
 
 def _scrub(text: str, api_key: str) -> str:

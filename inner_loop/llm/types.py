@@ -63,6 +63,10 @@ class LLMRequest(Strict):
 class Usage(Strict):
     input_tokens: int = 0
     output_tokens: int = 0
+    # of input_tokens, the prompt tokens the endpoint served from its prefix cache (OpenAI, vLLM
+    # `prompt_tokens_details.cached_tokens`; Moonshot `cached_tokens`), billed at the role's
+    # price_cached_input_per_mtok; 0 when the endpoint reports none (the in-process sim)
+    cached_tokens: int = 0
 
 
 class LLMResponse(Strict):
