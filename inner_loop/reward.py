@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +30,9 @@ from pydantic import ValidationError
 from inner_loop.config import Config, ConfigError
 from inner_loop.evaluation import judge_answer
 from inner_loop.example import RubricItem
+from inner_loop.llm.client import LLMClient
+from inner_loop.llm.protocol import Client, Messages
+from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.scoring import score
 
 
@@ -64,20 +68,21 @@ SIMULATED_NOTICE = ("RubricReward: SIMULATED judge ({why}): these rewards come f
                     "model world, not a real model; point roles.judge at a real endpoint to train")
 
 
-class _NoticingClient:
+class _NoticingClient(Client):
     """The judge's client, noticing (once) an answer that says it was simulated."""
 
-    def __init__(self, client: Any, say: Any):
+    def __init__(self, client: Client, say: Callable[[str], None]):
         self._client, self._say = client, say
+        self.config = client.config
 
-    def complete(self, *args: Any, **kwargs: Any) -> Any:
-        response = self._client.complete(*args, **kwargs)
-        if getattr(response, "simulated", False):
+    def build_request(self, role: str, messages: Messages, **kwargs: Any) -> LLMRequest:
+        return self._client.build_request(role, messages, **kwargs)
+
+    def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
+        response = self._client.send(request, tag=tag)
+        if response.simulated:
             self._say("the endpoint answered as the simulated world")
         return response
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 class RubricReward:
@@ -85,12 +90,10 @@ class RubricReward:
 
     __name__ = "rubric_reward"
 
-    def __init__(self, config: Config | None = None, client: Any = None, *, tag: str = "reward",
+    def __init__(self, config: Config | None = None, client: Client | None = None, *, tag: str = "reward",
                  max_workers: int = 16):
         self._said, self._lock = False, threading.Lock()
         if client is None:
-            from inner_loop.llm.client import LLMClient
-
             config = config or Config()
             judge = config.roles["judge"]
             if judge.backend == "openai" and judge.api_key_env and not os.environ.get(judge.api_key_env):

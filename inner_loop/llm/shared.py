@@ -19,9 +19,8 @@ next asker sends the request itself.
 from __future__ import annotations
 
 import threading
-from typing import Any
-
 from inner_loop.llm.cache import cache_key
+from inner_loop.llm.protocol import SharingClient
 from inner_loop.llm.types import LLMRequest, LLMResponse
 
 
@@ -40,7 +39,7 @@ class SharedCalls:
         self.sent = 0
         self.shared = 0
 
-    def send(self, client: Any, request: LLMRequest, *, tag: str = "") -> LLMResponse:
+    def send(self, client: SharingClient, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         """`client.send(request)` once per distinct request; later askers get its answer."""
         key = cache_key(request, client.config.role(request.role).endpoint_key())
         while True:
@@ -59,7 +58,7 @@ class SharedCalls:
                 return client.send_shared(request, entry.response, tag=tag)
             # the owner's call failed: forget it and ask again (this asker may send it now)
 
-    def _send(self, client: Any, request: LLMRequest, tag: str, key: str,
+    def _send(self, client: SharingClient, request: LLMRequest, tag: str, key: str,
               entry: _Entry) -> LLMResponse:
         try:
             response = client.send(request, tag=tag)
