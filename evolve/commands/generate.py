@@ -7,8 +7,10 @@ resumes when DIR/episodes.jsonl exists. Progress on stderr; `--json` prints summ
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from inner_loop.executor import require_executor
 from inner_loop.generate import METHODS, default_harness_dir, run_generate
 from inner_loop.harness import HarnessInvalid, load_harness
 from inner_loop.llm.client import LLMClient, require_api_keys
-from inner_loop.papers import FORMATS, Paper, load_papers, select_papers
+from inner_loop.papers import FORMATS, Paper, iter_papers, select_papers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", choices=("train", "validation"), default="validation")
     p.add_argument("--ids", nargs="+", metavar="ID", help="only these paper ids")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N papers")
+    p.add_argument("--skip-bad", action="store_true", help="with --papers: skip bad records "
+                   "(counted by `autodata papers --skip-bad`) instead of stopping at the first")
     p.add_argument("--method", choices=METHODS, default="agentic")
     p.add_argument("--harness", metavar="DIR", help="harness directory (default: the seed harness)")
     p.add_argument("--preset", choices=("deployed", "paper_prose"),
@@ -56,20 +60,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=generate)
 
 
-def choose_papers(args: argparse.Namespace) -> list[Paper]:
+def choose_papers(args: argparse.Namespace) -> tuple[Iterable[Paper], int | None]:
+    """The papers to run and how many (None: a corpus streamed, counted as it is read).
+    `--papers FILE` alone streams FILE (any size; memory flat); with `--ids` only those are
+    picked (held, checked against FILE before any work); a split selects its subset."""
     if args.limit is not None and args.limit < 0:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
     if args.papers and not args.split:
-        papers, _report = load_papers(args.papers, args.format)
         if args.ids:
-            known = {p.id for p in papers}
-            unknown = [i for i in args.ids if i not in known]
+            chosen = set(args.ids)
+            papers = [p for p in iter_papers(args.papers, args.format, skip_bad=args.skip_bad)
+                      if p.id in chosen]
+            unknown = sorted(chosen - {p.id for p in papers})
             if unknown:
                 raise UserError(f"ids not in {args.papers}: {', '.join(unknown[:5])}")
-            papers = [p for p in papers if p.id in set(args.ids)]
-        return papers[: args.limit] if args.limit is not None else papers
-    return select_papers(args.papers, args.split, args.subset, args.ids, args.limit,
-                         format=args.format)
+            papers = papers[: args.limit] if args.limit is not None else papers
+            return papers, len(papers)
+        stream: Iterator[Paper] = iter_papers(args.papers, args.format, skip_bad=args.skip_bad)
+        first = next(stream, None)  # the file is readable and holds a paper: before any work
+        if first is None or args.limit == 0:
+            return [], 0
+        rest = itertools.chain([first], stream)
+        return (itertools.islice(rest, args.limit) if args.limit is not None else rest), None
+    papers = select_papers(args.papers, args.split, args.subset, args.ids, args.limit,
+                           format=args.format)
+    return papers, len(papers)
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -94,8 +109,8 @@ def generate(args: argparse.Namespace) -> int:
         load_harness(harness_dir)
     except HarnessInvalid as exc:
         raise UserError(f"harness {harness_dir} is invalid: {exc}") from None
-    papers = choose_papers(args)
-    if not papers:
+    papers, total = choose_papers(args)
+    if total == 0:
         raise UserError("no papers selected")
     out = Path(args.out)
     client = LLMClient(config, cache_path=out / "llm_cache.sqlite")
@@ -104,16 +119,16 @@ def generate(args: argparse.Namespace) -> int:
         console.print("[bold yellow]SIMULATED backend[/]: models answer from the simulated world")
     try:
         with _progress(console) as bar:
-            task = bar.add_task("papers", total=len(papers), accepted=0)
+            task = bar.add_task("papers", total=total, accepted=0)
             accepted = [0]
 
-            def on_progress(done: int, total: int, record: Any) -> None:
+            def on_progress(done: int, _total: int | None, record: Any) -> None:
                 accepted[0] += int(bool(record is not None and record.accepted))
                 bar.update(task, completed=done, accepted=accepted[0])
 
             summary = run_generate(papers, out, config=config, client=client,
                                    method=args.method, harness_dir=harness_dir,
-                                   progress=on_progress)
+                                   progress=on_progress, total=total)
     finally:
         client.close()
     if args.json:
