@@ -40,7 +40,6 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("inner_loop.executor", "inner_loop.cot"): "circle executor <-> cot (house-inner)",
     ("inner_loop.ray_executor", "inner_loop.runner"): "circle (house-inner)",
     ("inner_loop.ray_executor", "inner_loop.llm.client"): "circle (house-inner)",
-    ("inner_loop.reward", "inner_loop.llm.client"): "circle (house-inner)",
     ("inner_loop.sandbox", "inner_loop.sandbox.spawn"): "lazy package attribute (house-inner)",
     ("inner_loop.llm.client", "inner_loop.llm.openai_backend"): "backends branched (house-inner)",
     ("inner_loop.llm.client", "inner_loop.sim"): "backends branched (house-inner)",
