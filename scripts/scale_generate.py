@@ -1,12 +1,13 @@
 """Measure `generate` at corpus scale: papers/s and driver memory as the corpus grows.
 
-The bundled corpus is repeated with distinct ids (`<id>~<k>`) up to N papers; each run writes a
-fresh output directory and prints one JSON line: papers, executor, wall seconds, papers/s, the
+The bundled corpus is streamed again and again with distinct ids (`<id>~<k>`) up to N papers, as
+generate reads any corpus (never held in memory); each run writes a fresh output directory and prints one JSON line: papers, executor, wall seconds, papers/s, the
 driver's peak RSS (ru_maxrss) and its RSS at the end. SIMULATED: every role answers from the
 simulated world in the driver's process (the numbers measure the runtime, not a model).
 
     python scripts/scale_generate.py --papers 150 1500 --max-rounds 1 --executor local
     python scripts/scale_generate.py --papers 24 --executor ray --nodes 2 --serve-latency-ms 50
+    python scripts/scale_generate.py --papers 1500 --out /tmp/s   # twice: the second resumes
 
 `--nodes K` (ray) starts a `ray.cluster_utils.Cluster` on this machine: a head without CPUs (it
 holds the model-call broker) and K worker nodes of `--node-cpus` each. `--serve-latency-ms X`
@@ -31,16 +32,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from inner_loop.config import load_config  # noqa: E402
 from inner_loop.generate import run_generate  # noqa: E402
 from inner_loop.llm.client import LLMClient  # noqa: E402
-from inner_loop.papers import Paper, load_papers  # noqa: E402
+from inner_loop.papers import Paper, iter_papers  # noqa: E402
 from inner_loop.papers import default_corpus_path  # noqa: E402
 from inner_loop.roles import ROLES  # noqa: E402
 from inner_loop.sim.server import SimServer  # noqa: E402
 
 
-def corpus(n: int) -> list[Paper]:
-    base, _report = load_papers(default_corpus_path())
-    return [base[i % len(base)].model_copy(update={"id": f"{base[i % len(base)].id}~{i}"})
-            for i in range(n)]
+def corpus(n: int) -> Iterator[Paper]:
+    """The bundled corpus streamed again and again (never held), ids made distinct, N papers."""
+    i = 0
+    while i < n:
+        for paper in iter_papers(default_corpus_path()):
+            if i == n:
+                return
+            yield paper.model_copy(update={"id": f"{paper.id}~{i}"})
+            i += 1
 
 
 def rss_mb() -> float:
@@ -56,18 +62,20 @@ def served(url: str) -> list[str]:
                       "max_concurrency=64", "timeout_s=120")]
 
 
-def measure(n: int, sets: list[str]) -> dict:
+def measure(n: int, sets: list[str], out_dir: str | None = None) -> dict:
     config = load_config(None, sets)
     papers = corpus(n)
     client = LLMClient(config)
-    with tempfile.TemporaryDirectory(prefix="autodata-scale-") as out:
+    with ExitStack() as stack:
+        out = out_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="autodata-scale-"))
         t0 = time.monotonic()
-        summary = run_generate(papers, out, config=config, client=client)
+        summary = run_generate(papers, out, config=config, client=client, total=n)
         wall = time.monotonic() - t0
         size_mb = (Path(out) / "episodes.jsonl").stat().st_size / 2**20
     client.close()
     return {"papers": n, "executor": config.executor.kind, "simulated": config.simulated,
             "wall_s": round(wall, 1), "papers_per_s": round(n / wall, 3),
+            "resumed": summary["resumed_episodes"],
             "accepted": summary["accepted"], "episodes_jsonl_mb": round(size_mb, 1),
             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                                         1), "driver_rss_end_mb": round(rss_mb(), 1)}
@@ -84,6 +92,8 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, help="ray: a local multi-node cluster of K nodes")
     ap.add_argument("--node-cpus", type=int, default=2)
     ap.add_argument("--serve-latency-ms", type=float, help="roles on a loopback sim-serve")
+    ap.add_argument("--out", help="output directory, kept (default: a temporary one); run "
+                    "again with the same --out to measure a resume")
     args = ap.parse_args()
     sets = [f"inner_loop.max_rounds={args.max_rounds}",
             f"inner_loop.concurrency={args.concurrency}", f"executor.kind={args.executor}",
@@ -95,7 +105,7 @@ def main() -> None:
             server = stack.enter_context(SimServer(latency_ms=args.serve_latency_ms))
             sets += served(server.base_url)
         for n in args.papers:
-            row = {**measure(n, sets), "nodes": args.nodes, "node_cpus": args.node_cpus,
+            row = {**measure(n, sets, args.out), "nodes": args.nodes, "node_cpus": args.node_cpus,
                    "serve_latency_ms": args.serve_latency_ms}
             print(json.dumps(row), flush=True)
 
