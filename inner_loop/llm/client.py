@@ -2,7 +2,7 @@
 
 complete(role, messages, ...) builds the LLMRequest from the role's RoleConfig, checks the hard
 budgets, serves a cache hit when the cache is on, otherwise dispatches to the role's backend
-(in-process sim or an OpenAI-compatible endpoint) under the endpoint's concurrency cap, retries
+(llm/backends.py: the in-process sim, an OpenAI-compatible endpoint) under the endpoint's concurrency cap, retries
 transient errors, accounts tokens and USD, and hands a CallRecord to the recorder. Synchronous
 and thread-safe: the runtime calls it from many threads at once.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inner_loop.config import Config, ConfigError, RoleConfig
+from inner_loop.llm import backends
 from inner_loop.llm.accounting import Accountant, AccountingSnapshot, CallRecord, cost_usd
 from inner_loop.llm.cache import ResponseCache, cache_key
 from inner_loop.llm.protocol import Client
@@ -52,16 +53,6 @@ def require_api_keys(config: Config) -> None:
         names = "; ".join(f"{var} (roles {', '.join(roles)})" for var, roles in missing.items())
         raise ConfigError(f"API key variable not set: {names}; export it, or point those roles "
                           "at another endpoint")
-
-
-def _dispatch(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
-    if role_config.backend == "sim":
-        from inner_loop import sim  # the simulated world; imported late (it is large)
-
-        return sim.respond(request).model_copy(update={"simulated": True})
-    from inner_loop.llm import openai_backend
-
-    return openai_backend.complete(request, role_config)
 
 
 def _endpoint_semaphores(config: Config) -> dict[str, Slots]:
@@ -156,7 +147,7 @@ class LLMClient(Client):
 
         def attempt() -> LLMResponse:
             with self._semaphores[rc.endpoint_key()].hold():
-                return _dispatch(request, rc)
+                return backends.dispatch(request, rc)
 
         rng = random.Random(f"retry:{request.role}:{request.seed}:{request.sample_index}:{tag}")
         try:

@@ -7,8 +7,11 @@ writes. The same request gives the same answer in-process, over HTTP (server.py)
 
 from __future__ import annotations
 
+import importlib
 import json
 
+from inner_loop.config import RoleConfig
+from inner_loop.llm import backends
 from inner_loop.llm.types import LLMRequest, LLMResponse, ToolCall, Usage
 from inner_loop.roles import ROLES
 
@@ -26,8 +29,6 @@ def _text(request: LLMRequest, roles: tuple[str, ...] = ("system", "user")) -> s
 
 
 def _answer(request: LLMRequest) -> tuple[str | None, list[ToolCall]]:
-    import importlib
-
     role, seed = role_of(request), request.seed
     mod = lambda name: importlib.import_module(f"inner_loop.sim.{name}")  # noqa: E731
     analyzer, challenger, implementer, judge, orchestrator, solver, verifier = (
@@ -75,3 +76,11 @@ def respond(request: LLMRequest) -> LLMResponse:
         model=request.model,
         simulated=True,
     )
+
+
+def _backend(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
+    del role_config  # the simulated world answers by the request alone
+    return respond(request)
+
+
+backends.register("sim", _backend)  # llm/backends.py: roles with backend = "sim"
