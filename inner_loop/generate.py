@@ -38,7 +38,7 @@ from inner_loop.generate_summary import (Tally, contribution, cumulative_usage, 
 __all__ = ["METHODS", "cumulative_usage", "default_harness_dir", "iter_episodes",
            "read_episodes", "run_generate", "summarise_run"]
 from inner_loop.harness import load_harness
-from inner_loop.papers import Paper
+from inner_loop.papers import Paper, PaperError
 from inner_loop.papers.id_index import IdIndex
 
 METHODS = ("agentic", "cot")
@@ -138,8 +138,9 @@ def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config
     on-disk index, the summary a running tally). `total` (else len(papers) if it has one) is
     only for `progress`. Episodes run where `executor` (default: the one `config.executor`
     names) runs them; this process alone writes the output. Raises HarnessInvalid before
-    anything runs when the harness does not load; a bad paper raises where the stream reaches
-    it (the episodes written so far are kept: run again to resume)."""
+    anything runs when the harness does not load. A bad paper (PaperError) stops the reading
+    where the stream reaches it: the episodes in flight finish and are written, the summary
+    covers what is done, then the error is raised (fix or skip it, run again: it resumes)."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
     t0 = time.monotonic()
@@ -148,22 +149,26 @@ def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = total if total is not None else (len(papers) if isinstance(papers, Sized) else None)
-    tally, counts = Tally(), {"resumed": 0, "done": 0}
+    tally, counts, bad = Tally(), {"resumed": 0, "done": 0}, []
     runner = executor or open_executor(config.executor)
     with IdIndex() as done, tempfile.TemporaryDirectory(prefix="autodata-episodes-") as root:
         earlier = index_episodes(out / "episodes.jsonl", done)
         writer = _Writer(out)
 
         def jobs() -> Iterator[EpisodeJob]:  # read lazily: at most `concurrency` in flight
-            for paper in papers:
-                found = done.get(paper.id)
-                done.put(paper.id, "")  # taken: a repeated id is neither run nor counted twice
-                if found:
-                    tally.add_contribution(json.loads(str(found)))
-                    counts["resumed"] += 1
-                    _report(None)
-                elif found is None:
-                    yield EpisodeJob(paper, harness, config, client, Path(root), method, version)
+            try:
+                for paper in papers:
+                    found = done.get(paper.id)
+                    done.put(paper.id, "")  # taken: a repeated id never runs or counts twice
+                    if found:
+                        tally.add_contribution(json.loads(str(found)))
+                        counts["resumed"] += 1
+                        _report(None)
+                    elif found is None:
+                        yield EpisodeJob(paper, harness, config, client, Path(root), method,
+                                         version)
+            except PaperError as exc:  # a bad record: what runs finishes and is written first
+                bad.append(exc)
 
         def _report(record: EpisodeRecord | None) -> None:
             counts["done"] += 1
@@ -186,4 +191,6 @@ def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config
                         harness_dir=harness.root, harness_version=version,
                         duration_s=time.monotonic() - t0, resumed=counts["resumed"])
     _write_json(out / "summary.json", summary)
+    if bad:
+        raise bad[0]
     return summary
