@@ -187,8 +187,13 @@ def test_openai_client_over_http_matches_the_in_process_sim(role):
             a = in_process.complete(role, messages, **kw)
             b = over_http.complete(role, messages, **kw)
             assert a.simulated and b.simulated and a.content
-            assert (b.content, b.tool_calls, b.reasoning_content, b.finish_reason, b.usage) == (
+            # the same usage, but for the prompt tokens sim-serve's prefix cache served (the
+            # same prompt again: all but its last block; tests/test_llm_cached_tokens.py)
+            cached = b.usage.cached_tokens
+            assert (b.content, b.tool_calls, b.reasoning_content, b.finish_reason,
+                    b.usage.model_copy(update={"cached_tokens": 0})) == (
                 a.content, a.tool_calls, a.reasoning_content, a.finish_reason, a.usage)
+            assert a.usage.cached_tokens == 0 and (cached > 0) == (sample_index > 0)
             answers.append(a.content)
     if role == "judge":
         assert len(json.loads(answers[0])["judgments"]) == 3  # a real verdict per rubric item
