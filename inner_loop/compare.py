@@ -14,18 +14,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from inner_loop.errors import UserError
 from inner_loop.evaluation import SolverEval
 from inner_loop.example import Example
+from inner_loop.strict import Strict, first_error
 
 OUTCOMES = ("accepted", "too_easy", "failed_on_strong", "failed_quality_check", "parse_error",
             "failed_final_guard", "abandoned")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AcceptedRow(BaseModel):
@@ -91,9 +88,7 @@ def _accepted_rows(path: Path) -> list[AcceptedRow]:
         try:
             out.append(AcceptedRow.model_validate(row))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise UserError(f"{path}: example {n}: {where}: {err['msg']}") from None
+            raise UserError(f"{path}: example {n}: {first_error(exc)}") from None
     return out
 
 

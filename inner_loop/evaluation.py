@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from inner_loop.acceptance import RuleResult, Thresholds, full_check, settled_failure, \
     weak_check
 from inner_loop.config import Config
@@ -35,6 +33,7 @@ from inner_loop.llm.types import FatalLLMError, Message
 from inner_loop.parsing import ParseFailure, parse_judgments
 from inner_loop.prompting import judge_messages, solver_messages
 from inner_loop.scoring import mean, score
+from inner_loop.strict import Strict
 
 T = TypeVar("T")
 
@@ -61,10 +60,6 @@ class InfrastructureError(Exception):
         super().__init__(message)
         self.samples = samples or []  # the solver's samples, errors included (evaluate_solver)
         self.attempts = attempts  # calls made before giving up (ask_json)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class JudgedSample(Strict):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import Field, StrictInt, field_validator
+
+from inner_loop.strict import Strict
 
 
-class RubricItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RubricItem(Strict):
     criterion: str = Field(min_length=1)
     weight: StrictInt
     category: str = ""
@@ -27,9 +27,7 @@ class RubricItem(BaseModel):
         return v
 
 
-class Example(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Example(Strict):
     question_type: str = Field(min_length=1)
     reasoning_skills: list[str] = Field(default_factory=list)
     context: str = ""

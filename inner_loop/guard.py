@@ -24,8 +24,6 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from inner_loop.config import Config
 from inner_loop.evaluation import INFRA_ATTEMPTS, InfrastructureError, ask_json
 from inner_loop.example import Example
@@ -34,6 +32,7 @@ from inner_loop.llm.types import FatalLLMError
 from inner_loop.papers import Paper
 from inner_loop.parsing import parse_verifier_reply
 from inner_loop.prompting import final_verifier_messages
+from inner_loop.strict import Strict
 
 MIN_RUBRIC_ITEMS = 3
 MAX_RUBRIC_ITEMS = 20
@@ -115,9 +114,7 @@ VERIFIER_SCHEMA: dict[str, Any] = {
 }
 
 
-class GuardResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GuardResult(Strict):
     passed: bool
     problems: list[str]
     verifier_verdict: Literal["PASS", "FAIL"] | None = None  # None: verifier not reached

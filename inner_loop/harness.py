@@ -24,9 +24,10 @@ import string
 import tomllib
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from inner_loop.roles import HARNESS_ROLES
+from inner_loop.strict import Strict, first_error
 
 MANIFEST = "harness.toml"
 MAX_FILE_BYTES = 256 * 1024
@@ -48,10 +49,6 @@ class HarnessInvalid(ValueError):
 
 class PromptRenderError(ValueError):
     """A harness prompt was rendered with a missing or an undeclared variable."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _relative_path(value: str) -> str:
@@ -229,9 +226,7 @@ def _parse_manifest(root: Path) -> Manifest:
     except (RecursionError, MemoryError):
         raise HarnessInvalid(f"{MANIFEST}: invalid TOML: nested too deeply") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise HarnessInvalid(f"{MANIFEST}: {where}: {first['msg']}") from None
+        raise HarnessInvalid(f"{MANIFEST}: {first_error(exc)}") from None
 
 
 def _load_template(name: str, spec: PromptSpec, contents: dict[str, bytes]) -> string.Template:

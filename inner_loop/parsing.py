@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
 from inner_loop.example import Example
+from inner_loop.strict import first_error
 
 
 class ParseFailure(Exception):
@@ -78,13 +79,6 @@ def extract_json_object(text: str | None) -> dict[str, Any]:
     except RecursionError:  # model-written text may nest deeper than the decoder recurses
         raise ParseFailure("invalid JSON: nested too deep to decode") from None
     return value
-
-
-def first_error(exc: ValidationError) -> str:
-    """`loc.path: message` of the first pydantic error, e.g. `rubric.3.weight: Input should...`."""
-    err = exc.errors()[0]
-    where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-    return f"{where}: {err['msg']}"
 
 
 def parse_example(text_or_dict: str | dict[str, Any]) -> Example:

@@ -34,6 +34,7 @@ from inner_loop.llm.client import LLMClient
 from inner_loop.llm.protocol import Client, Messages
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.scoring import score
+from inner_loop.strict import first_error
 
 
 def _text_of(value: Any) -> str:
@@ -61,7 +62,7 @@ def parse_rubric(value: Any) -> list[RubricItem]:
     try:
         return [RubricItem.model_validate(json.loads(i) if isinstance(i, str) else i) for i in data]
     except ValidationError as exc:
-        raise ValueError(f"invalid rubric item: {exc.errors()[0]['msg']}") from None
+        raise ValueError(f"invalid rubric item: {first_error(exc)}") from None
 
 
 SIMULATED_NOTICE = ("RubricReward: SIMULATED judge ({why}): these rewards come from the simulated "

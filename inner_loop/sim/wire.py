@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.roles import ROLES
 from inner_loop.sim import schema_check
+from inner_loop.strict import first_error
 
 FINGERPRINT = "autodata-sim"
 MAX_N = 128
@@ -232,7 +233,7 @@ def to_llm_request(chat: ChatRequest, index: int = 0) -> LLMRequest:
             "seed": choice_seed(chat.seed or 0, index),
         })
     except ValidationError as exc:
-        raise WireError(400, f"invalid request: {exc.errors()[0]['msg']}", code="invalid_value") from None
+        raise WireError(400, f"invalid request: {first_error(exc)}", code="invalid_value") from None
 
 
 def check_format(chat: ChatRequest, response: LLMResponse) -> None:
