@@ -33,6 +33,7 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
         "SDK (about 2 s); only a role with backend = openai needs it",
     ("evolve.commands.plot", "evolve.reports.plot"): "start-up time: matplotlib",
     ("evolve.commands.bench", "matplotlib"): "start-up time: matplotlib",
+    ("evolve.commands.bench", "evolve.bench_ray"): "optional extra [ray]: only with --ray",
     ("evolve.commands.report", "evolve.reports.report"): "start-up time: matplotlib",
     ("evolve.commands.report", "evolve.reports.watch"): "start-up time: matplotlib",
     # --- today's, to be removed (issue #16) ---

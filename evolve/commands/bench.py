@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict
 
 from evolve.bench import BenchSettings, run_bench, stamp
+from inner_loop.config import ExecutorConfig
+from inner_loop.executor import require_executor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smaller scaling grid (for tests)")
     p.add_argument("--plot", metavar="PNG", help="also write the scaling plot to PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--ray", action="store_true", help="also the ray executor: scheduling "
+                   "overhead per episode, 1 vs 2 nodes (a `ray` section; evolve/bench_ray.py)")
     p.set_defaults(func=bench_command)
 
 
@@ -32,8 +36,15 @@ def bench_command(args: argparse.Namespace) -> int:
         bs.saturation_papers, bs.scaling_papers, bs.scaling_inflight = 5, (3, 6, 100), (1, 8)
         bs.scaling_inflight_papers, bs.economy_iterations, bs.economy_papers = 3, 2, 4
         bs.overhead_papers, bs.saturation_latency_ms, bs.overhead_repeats = (2, 4), 200.0, 1
+    if args.ray:
+        require_executor(ExecutorConfig(kind="ray"))  # one line before any work
     result = run_bench(bs)
     data = {"simulated": True, "measured_at": stamp(), **asdict(result)}
+    if args.ray:
+        from evolve.bench_ray import RayBenchSettings, ray_bench, table as ray_table
+
+        data["ray"] = ray_bench(RayBenchSettings.quick() if args.quick else RayBenchSettings(),
+                                say=lambda msg: print(msg, file=sys.stderr))
     if args.plot:
         plot(data, args.plot)
     if args.json:
@@ -41,6 +52,8 @@ def bench_command(args: argparse.Namespace) -> int:
         print()
     else:
         print(table(data))
+        if args.ray:
+            print(ray_table(data["ray"]))
     return 0
 
 
