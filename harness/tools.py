@@ -4,7 +4,7 @@ import json
 
 from parse import parse_example
 
-PAPER_CHARS = 60000
+PAPER_CHARS = 60000  # this harness's own cut; the runtime's protected prompts cut at the same 60,000
 
 TOOL_SPECS = [
     {"name": "call_challenger", "description": "Ask the challenger for a new example (earlier failures are included).",
@@ -61,7 +61,7 @@ def call_verifier(state):
                               example=json.dumps(state.example, indent=2))
     reply = state.ctx.llm("verifier", [{"role": "user", "content": prompt}])
     text = (reply.get("content") or "").strip()
-    verdict = "PASS" if text.upper().startswith("PASS") else "FAIL"
+    verdict = "PASS" if reply.get("verdict") == "PASS" else "FAIL"  # the runtime's reading
     if verdict == "FAIL":
         state.fail("FAILED QUALITY CHECK", " ".join(text.splitlines()[1:])[:300])
     return {"ok": True, "verdict": verdict, "feedback": text[:500]}

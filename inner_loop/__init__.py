@@ -5,7 +5,3 @@ Never imports `evolve`. Everything a harness can edit lives in a harness directo
 """
 
 __version__ = "0.1.0"
-
-# The model backends this runtime has (inner_loop/llm/backends.py): the simulated world
-# registers "sim" as it is imported; "openai" registers itself in llm/backends.py.
-from inner_loop import sim  # noqa: E402, F401

@@ -5,8 +5,9 @@ round is and what counts lives in `inner_loop/rounds.py` (shared with the CoT ba
 - `llm`: harness roles only (orchestrator, challenger, verifier). Each challenger call starts a
   new round (refused once `max_rounds` rounds exist); its reply is parsed with the protected
   `parse_example` and the example or the parse error is recorded on the round. A verifier call
-  attaches its verdict (JSON `verdict`, else the first PASS/FAIL word) and feedback to the
-  current round.
+  attaches its verdict (`parsing.parse_verdict`: JSON `verdict`, else the first PASS/FAIL
+  word) and feedback to the current round, and the reply carries that verdict (`verdict`:
+  "PASS", "FAIL" or null), so the harness and the records read a verifier reply alike.
 - `evaluate(example, "weak")`: invalid example -> `failed_quality_check`; otherwise the protected
   solvers and judge. Each evaluation of a new example is a round: it fills the challenger round
   that proposed it, or the latest round if that holds no evaluation, else it opens a new round
@@ -22,26 +23,25 @@ quality verdict. BudgetExceeded propagates (the runner ends the episode with sta
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
+
+from pydantic import ValidationError
 
 from inner_loop.acceptance import thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
-from inner_loop.evaluation import SolverEval, evaluate_with_retry
+from inner_loop.evaluation import evaluate_with_retry
 from inner_loop.example import Example
 from inner_loop.guard import guard_with_retry
+from inner_loop.harness_requests import eval_reply, normalise_messages, normalise_tools
 from inner_loop.llm.episode_client import EpisodeClient
-from inner_loop.llm.types import (
-    REJECTED_TEXT, FatalLLMError, Message, RequestRejected, ToolSpec,
-)
-from inner_loop.parsing import ParseFailure, extract_json_object, parse_example_arg
+from inner_loop.llm.types import REJECTED_TEXT, FatalLLMError, Message, RequestRejected
+from inner_loop.parsing import parse_example_arg, parse_verdict
 from inner_loop.papers import Paper
 from inner_loop.roles import HARNESS_ROLES
 from inner_loop.rounds import RoundBook, Slot, finalise, settle, settle_guard
+from inner_loop.strict import first_error
 
-ANSWER_CHARS = 1500
 REJECTED = "the endpoint rejected a request the harness shaped"  # a harness_error's prefix
 FEEDBACK_CHARS = 4000
 
@@ -52,69 +52,6 @@ class EpisodeEnd(Exception):
     def __init__(self, reply: Any = None):
         super().__init__("episode ended")
         self.reply = reply
-
-
-def _flat_tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        raise ValueError("a tool call must be an object")
-    fn = call.get("function") if isinstance(call.get("function"), dict) else call
-    args = fn.get("arguments", "{}")
-    return {"id": str(call.get("id", "")), "name": str(fn.get("name", "")),
-            "arguments": args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)}
-
-
-def normalise_messages(messages: Any) -> list[Message]:
-    """OpenAI-style message dicts (flat or nested tool calls) → Message; ValueError if bad."""
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages must be a non-empty list of objects")
-    out = []
-    for m in messages:
-        if not isinstance(m, dict):
-            raise ValueError("every message must be an object")
-        m = {k: v for k, v in m.items() if k != "name"}
-        calls = m.pop("tool_calls", None)
-        if calls:
-            m["tool_calls"] = [_flat_tool_call(c) for c in calls]
-        out.append(Message.model_validate(m))
-    return out
-
-
-def normalise_tools(tools: Any) -> list[ToolSpec] | None:
-    if not tools:
-        return None
-    if not isinstance(tools, list):
-        raise ValueError("tools must be a list")
-    specs = []
-    for t in tools:
-        fn = t.get("function") if isinstance(t, dict) and isinstance(t.get("function"), dict) else t
-        if not isinstance(fn, dict):
-            raise ValueError("every tool must be an object")
-        specs.append(ToolSpec(name=fn.get("name", ""), description=fn.get("description", ""),
-                              parameters=fn.get("parameters") or {"type": "object",
-                                                                  "properties": {}}))
-    return specs
-
-
-def parse_verdict(text: str | None) -> str | None:
-    """PASS/FAIL of a verifier reply: a JSON `verdict` field, else the first PASS/FAIL word."""
-    if not text:
-        return None
-    try:
-        verdict = extract_json_object(text).get("verdict")
-        if isinstance(verdict, str) and verdict.strip().upper() in ("PASS", "FAIL"):
-            return verdict.strip().upper()
-    except (ParseFailure, AttributeError):
-        pass  # not JSON: look for the word
-    match = re.search(r"\b(PASS|FAIL)\b", text)
-    return match.group(1) if match else None
-
-
-def eval_reply(ev: SolverEval, example: Example) -> dict[str, Any]:
-    items_met = [sum(1 for s in ev.samples if i < len(s.judgments) and s.judgments[i])
-                 for i in range(len(example.rubric))]
-    return {"ok": True, "solver": ev.solver, "scores": ev.scores, "avg": ev.avg, "max": ev.max,
-            "min": ev.min, "passed": ev.passed, "failed_rule": ev.failed_rule,
-            "items_met": items_met, "answers": [s.answer[:ANSWER_CHARS] for s in ev.samples]}
 
 
 class Dispatcher:
@@ -199,7 +136,8 @@ class Dispatcher:
             if fmt not in ("text", "json"):
                 raise ValueError("response_format must be 'text' or 'json'")
         except (ValueError, TypeError) as exc:  # pydantic ValidationError is a ValueError
-            return self._note(entry, {"error": f"bad request: {str(exc).splitlines()[0]}"})
+            why = first_error(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+            return self._note(entry, {"error": f"bad request: {why}"})
         rnd = None
         if role == "challenger":
             rnd = self.book.open_challenger()
@@ -223,13 +161,16 @@ class Dispatcher:
                 rnd.outcome, rnd.reason = "infrastructure", f"challenger call failed: {exc}"
             self.infra_error = self.infra_error or f"{role} call failed: {exc}"
             return self._note(entry, {"error": f"{role} call failed: {exc}"})
+        reply = {"content": response.content,
+                 "tool_calls": [c.model_dump() for c in response.tool_calls]}
         if rnd is not None:
             self._on_challenger(rnd, response.content)
-        elif role == "verifier" and self.rounds:
-            self.rounds[-1].verifier_verdict = parse_verdict(response.content)
-            self.rounds[-1].verifier_feedback = (response.content or "")[:FEEDBACK_CHARS]
-        return self._note(entry, {"content": response.content,
-                                  "tool_calls": [c.model_dump() for c in response.tool_calls]})
+        elif role == "verifier":  # the runtime's one reading of a verdict, handed to the harness
+            reply["verdict"] = parse_verdict(response.content)
+            if self.rounds:
+                self.rounds[-1].verifier_verdict = reply["verdict"]
+                self.rounds[-1].verifier_feedback = (response.content or "")[:FEEDBACK_CHARS]
+        return self._note(entry, reply)
 
     def _rejected(self, error: str | None) -> None:
         """A protected call built from the harness's example was rejected (a 4xx such as a

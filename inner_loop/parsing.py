@@ -144,3 +144,17 @@ def parse_verifier_reply(text: str | None) -> VerifierReply:
         return VerifierReply.model_validate(data)
     except ValidationError as exc:
         raise ParseFailure(first_error(exc)) from None
+
+
+def parse_verdict(text: str | None) -> str | None:
+    """PASS/FAIL of a verifier reply: a JSON `verdict` field, else the first PASS/FAIL word."""
+    if not text:
+        return None
+    try:
+        verdict = extract_json_object(text).get("verdict")
+        if isinstance(verdict, str) and verdict.strip().upper() in ("PASS", "FAIL"):
+            return verdict.strip().upper()
+    except (ParseFailure, AttributeError):
+        pass  # not JSON: look for the word
+    match = re.search(r"\b(PASS|FAIL)\b", text)
+    return match.group(1) if match else None

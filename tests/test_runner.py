@@ -10,7 +10,9 @@ import pytest
 
 from inner_loop.acceptance import full_check, thresholds_for
 from inner_loop.config import Config, load_config
-from inner_loop.dispatch import Dispatcher, EpisodeEnd, normalise_messages, parse_verdict
+from inner_loop.dispatch import Dispatcher, EpisodeEnd
+from inner_loop.harness_requests import normalise_messages
+from inner_loop.parsing import parse_verdict
 from inner_loop.evaluation import summarise
 from inner_loop.guard import structural_problems
 from inner_loop.llm.client import LLMClient

@@ -11,7 +11,6 @@ import importlib
 import json
 
 from inner_loop.config import RoleConfig
-from inner_loop.llm import backends
 from inner_loop.llm.types import LLMRequest, LLMResponse, ToolCall, Usage
 from inner_loop.roles import ROLES
 
@@ -78,9 +77,7 @@ def respond(request: LLMRequest) -> LLMResponse:
     )
 
 
-def _backend(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
+def backend(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
+    """The `sim` backend (llm/backends.py; pyproject.toml registers it): `respond`."""
     del role_config  # the simulated world answers by the request alone
     return respond(request)
-
-
-backends.register("sim", _backend)  # llm/backends.py: roles with backend = "sim"
