@@ -15,9 +15,8 @@ from __future__ import annotations
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
-from inner_loop.acceptance import thresholds_for
+from inner_loop.thresholds import Thresholds, thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.evaluation import evaluate_with_retry
@@ -45,7 +44,7 @@ def challenger_prompt(harness: Harness, paper: Paper) -> str:
 
 
 def _judge_example(rnd: RoundRecord, example: Example, paper: Paper, *, client: Client,
-                   config: Config, thresholds: Any) -> None:
+                   config: Config, thresholds: Thresholds) -> None:
     """Weak and strong always, then the preset's decision and the final guard."""
     weak, infra = evaluate_with_retry(example, "weak", client=client, config=config,
                                       thresholds=thresholds, tag="weak")
@@ -68,7 +67,7 @@ def _judge_example(rnd: RoundRecord, example: Example, paper: Paper, *, client: 
 
 
 def _one_round(harness: Harness, paper: Paper, book: RoundBook, transcript: list, *,
-               client: EpisodeClient, config: Config, thresholds: Any) -> None:
+               client: EpisodeClient, config: Config, thresholds: Thresholds) -> None:
     rnd = book.open_challenger()
     assert rnd is not None  # a fresh book of one round
     prompt = challenger_prompt(harness, paper)
@@ -98,7 +97,8 @@ def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: 
                     tag: str = "") -> EpisodeRecord:
     """One CoT Self-Instruct episode of `paper` (never raises, like run_episode)."""
     t0 = time.monotonic()
-    base = base_record(paper, config, "cot", harness_version, "exhausted")
+    rules = thresholds_for(config)
+    base = base_record(paper, config, "cot", harness_version, "exhausted", rules)
     base["max_rounds"] = 1
     try:
         harness = harness_dir if isinstance(harness_dir, Harness) else load_harness(harness_dir)
@@ -111,7 +111,7 @@ def run_cot_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: 
     status, error = "exhausted", None
     try:
         _one_round(harness, paper, book, transcript, client=eclient, config=config,
-                   thresholds=thresholds_for(config)[1])
+                   thresholds=rules[1])
     except PromptRenderError as exc:
         status, error = "harness_error", f"challenger prompt: {exc}"
     except BudgetExceeded as exc:

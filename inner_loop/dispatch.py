@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from inner_loop.acceptance import thresholds_for
+from inner_loop.thresholds import Rules, thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import EpisodeRecord, RoundRecord
 from inner_loop.evaluation import evaluate_with_retry
@@ -57,9 +57,11 @@ class EpisodeEnd(Exception):
 class Dispatcher:
     """Answers one episode's RPC requests and keeps the records its outcome is decided from."""
 
-    def __init__(self, paper: Paper, *, config: Config, client: EpisodeClient):
+    def __init__(self, paper: Paper, *, config: Config, client: EpisodeClient,
+                 rules: Rules | None = None):
+        """`rules`: the episode's (preset, thresholds), as the runner resolved them."""
         self.paper, self.config, self.client = paper, config, client
-        self.preset, self.thresholds = thresholds_for(config)
+        self.preset, self.thresholds = rules or thresholds_for(config)
         self.max_rounds = config.inner_loop.max_rounds
         self.book = RoundBook(self.max_rounds)
         self.rounds = self.book.rounds  # the same list: every round of this episode

@@ -2,7 +2,7 @@
 
 `evaluate_solver` draws `samples_per_solver` solver samples with the protected solver prompts
 (the solver sees only context + question), has the judge grade each answer against the rubric
-(never the reference answer), scores it with `scoring.score` and applies the acceptance rules:
+(never the reference answer), scores it with `scoring.score` and applies the thresholds (thresholds.py):
 `weak_check` for the weak solver, `full_check` for the strong one.
 
 Early stopping (an exact saving). An evaluation reports its samples in index order up to the
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from inner_loop.acceptance import RuleResult, Thresholds, full_check, settled_failure, \
+from inner_loop.thresholds import RuleResult, Thresholds, full_check, settled_failure, \
     weak_check
 from inner_loop.config import Config
 from inner_loop.example import Example, RubricItem
@@ -152,7 +152,7 @@ def evaluate_solver(
     example: Example, solver: Literal["weak", "strong"], *, client: Client, config: Config,
     thresholds: Thresholds, weak_eval: SolverEval | None = None, tag: str = "",
 ) -> SolverEval:
-    """Sample the solver, judge every answer, score and apply the acceptance rules."""
+    """Sample the solver, judge every answer, score and apply the thresholds."""
     if solver == "strong" and weak_eval is None:
         raise ValueError("evaluate_solver('strong') needs the weak solver's evaluation")
     n = config.inner_loop.samples_per_solver
@@ -186,7 +186,7 @@ def summarise(
     solver: Literal["weak", "strong"], samples: list[JudgedSample], thresholds: Thresholds, *,
     weak_eval: SolverEval | None = None, n: int | None = None,
 ) -> SolverEval:
-    """SolverEval of judged samples: scores, avg/max/min and the acceptance verdict.
+    """SolverEval of judged samples: scores, avg/max/min and the thresholds' verdict.
 
     `n`: the samples the evaluation was to draw; fewer samples must have a settled failure."""
     scores = [s.score for s in samples if s.score is not None]

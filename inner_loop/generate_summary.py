@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
 
-from inner_loop.acceptance import thresholds_for
+from inner_loop.thresholds import thresholds_for
 from inner_loop.config import Config
 from inner_loop.episode import OUTCOMES, EpisodeRecord
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inner_loop.acceptance import thresholds_for
+from inner_loop.thresholds import Rules, thresholds_for
 from inner_loop.config import Config
 from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
@@ -58,8 +58,10 @@ def bounds_for(config: Config) -> Bounds:
 
 
 def base_record(paper: Paper, config: Config, method: str, harness_version: str | None,
-                 status: str) -> dict[str, Any]:
-    preset, thresholds = thresholds_for(config)
+                 status: str, rules: Rules | None = None) -> dict[str, Any]:
+    """The fields every EpisodeRecord of `paper` has; `rules`: the episode's (preset,
+    thresholds), resolved once per episode (thresholds.thresholds_for)."""
+    preset, thresholds = rules or thresholds_for(config)
     return {"paper_id": paper.id, "paper_title": paper.title, "method": method,
             "harness_version": harness_version, "preset": preset,
             "thresholds": thresholds.model_dump(), "max_rounds": config.inner_loop.max_rounds,
@@ -129,14 +131,16 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
                 workdir_root: str | Path, tag: str = "") -> EpisodeRecord:
     """One agentic episode of `paper` with the harness at `harness_dir` (never raises)."""
     t0 = time.monotonic()
+    rules = thresholds_for(config)
     try:
         harness = harness_dir if isinstance(harness_dir, Harness) else load_harness(harness_dir)
     except HarnessInvalid as exc:
         return EpisodeRecord(**base_record(paper, config, method, harness_version,
-                                            "harness_error"), error=f"harness invalid: {exc}")
+                                            "harness_error", rules),
+                             error=f"harness invalid: {exc}")
     version = harness_version or harness.digest
     eclient = EpisodeClient(client, tag or f"episode:{paper.id}")
-    dispatcher = Dispatcher(paper, config=config, client=eclient)
+    dispatcher = Dispatcher(paper, config=config, client=eclient, rules=rules)
     child: ChildProcess | None = None
     try:
         limits = limits_for(config)
@@ -153,7 +157,7 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
     finally:
         if child is not None:
             child.close()
-    record = dispatcher.record(base_record(paper, config, method, version, "exhausted"))
+    record = dispatcher.record(base_record(paper, config, method, version, "exhausted", rules))
     record.duration_ms = (time.monotonic() - t0) * 1000.0
     if child is not None:
         record.harness_stdout = child.channel.stdout.text()

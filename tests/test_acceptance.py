@@ -2,7 +2,7 @@
 
 import pytest
 
-from inner_loop.acceptance import (
+from inner_loop.thresholds import (
     PRESETS,
     Thresholds,
     custom_thresholds,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from evolve.cli import main
-from inner_loop.acceptance import PRESETS
+from inner_loop.thresholds import PRESETS
 from inner_loop.compare import run_stats
 from inner_loop.errors import UserError
 from inner_loop.evaluation import JudgedSample, SolverEval, summarise

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inner_loop.acceptance import PRESETS, custom_thresholds, full_check, settled_failure, \
+from inner_loop.thresholds import PRESETS, custom_thresholds, full_check, settled_failure, \
     weak_check
 from inner_loop.config import load_config
 from inner_loop.llm.client import LLMClient

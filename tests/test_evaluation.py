@@ -4,7 +4,7 @@ infrastructure errors kept apart from quality failures. Also the protected promp
 import pytest
 from harness_fixtures import Calls
 
-from inner_loop.acceptance import PRESETS, full_check, weak_check
+from inner_loop.thresholds import PRESETS, full_check, weak_check
 from inner_loop.config import Config, load_config
 from inner_loop.evaluation import InfrastructureError, evaluate_solver, judge_answer, summarise
 from inner_loop.example import Example, RubricItem

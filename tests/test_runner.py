@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from inner_loop.acceptance import full_check, thresholds_for
+from inner_loop.thresholds import full_check, thresholds_for
 from inner_loop.config import Config, load_config
 from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.harness_requests import normalise_messages

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inner_loop.acceptance import full_check, thresholds_for, weak_check
+from inner_loop.thresholds import full_check, thresholds_for, weak_check
 from inner_loop.config import load_config
 from inner_loop.cot import CONFINEMENT, PAPER_CHARS, challenger_prompt, run_cot_episode
 from inner_loop.harness import load_harness

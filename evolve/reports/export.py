@@ -29,7 +29,7 @@ import duckdb
 from evolve.reports.card import LICENSE_FILE, data_card, licence_file
 from evolve.reports.diff import find_candidate
 from evolve.reports.runs import is_run_dir, open_reader, run_config
-from inner_loop.acceptance import Thresholds, full_check
+from inner_loop.thresholds import Thresholds, full_check
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
 from inner_loop.evaluation import SolverEval

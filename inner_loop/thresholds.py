@@ -1,4 +1,7 @@
-"""The protected acceptance rules of an example (paper §2), as configuration.
+"""The thresholds: the protected rules an example is judged by (paper §2), as configuration.
+
+("Thresholds" is the one word for these rules; the outer loop's rule for accepting a candidate
+harness is its *policy*, evolve/policy.py.)
 
 Two presets and a custom form:
 - `deployed` (the released code): weak avg ≤ 0.65, weak max ≤ 0.75, no weak sample scores 0,
@@ -96,7 +99,10 @@ def custom_thresholds(values: dict[str, float]) -> Thresholds:
         raise ConfigError(f"inner_loop.custom_thresholds.{where}: {first['msg']}") from None
 
 
-def thresholds_for(config: Config | InnerLoopConfig) -> tuple[str, Thresholds]:
+Rules = tuple[str, Thresholds]  # (preset name, thresholds): what an episode is judged by
+
+
+def thresholds_for(config: Config | InnerLoopConfig) -> Rules:
     """(preset name, thresholds) of a run; record both with every run."""
     inner = config.inner_loop if isinstance(config, Config) else config
     if inner.preset == "custom":
