@@ -1,6 +1,6 @@
 """The simulated analyzer: reads the transcripts it is given and writes a root-cause diagnosis.
 
-It parses the transcript format of evolve/transcripts.py (episode and round headers, the
+It parses the transcript format of inner_loop/formats.py (episode and round headers, the
 example's fields, the verifier line, parse errors), classifies each failed round by cause, and
 writes a hypothesis per frequent cause from that cause's evidence (its rounds, papers, solver
 averages, weights, a quoted question; proposals.py) with one of several remedies whose numbers
@@ -14,12 +14,13 @@ import json
 import re
 from collections import Counter
 
+from inner_loop.formats import (
+    EPISODE_RE, EPISODE_START, HARNESS_FILES, HISTORY, ROUND_RE, TRANSCRIPTS, field_of, section_of,
+)
 from inner_loop.sim.proposals import Round, change_for, evidence_text, stats_of
 from inner_loop.sim.text import rng
 from inner_loop.sim.verifier import leaks
 
-ROUND_RE = re.compile(r"^#### Round (\d+): outcome=(\w+) failed_rule=(\S+) weak_avg=(\S+) strong_avg=(\S+)", re.M)
-EPISODE_RE = re.compile(r"^### Episode (\S+)", re.M)
 MISRANK = 0.10
 
 CATEGORY = {"generic": "too_easy", "leak": "too_easy", "negatives": "failed_on_strong",
@@ -42,8 +43,7 @@ def _rule(block: str) -> str:
 
 
 def _field(block: str, name: str) -> str:
-    m = re.search(rf"^{name}: (.*)$", block, re.M)
-    return m.group(1).strip() if m else "-"
+    return field_of(block, name)
 
 
 def _example(block: str) -> dict:
@@ -85,7 +85,7 @@ def classify(outcome: str, block: str) -> str | None:
 def read_rounds(transcripts: str) -> list[Round]:
     """(paper_id, round, outcome, block) for every round."""
     out = []
-    for ep in re.split(r"(?=^### Episode )", transcripts, flags=re.M):
+    for ep in re.split(EPISODE_START, transcripts, flags=re.M):
         m = EPISODE_RE.search(ep)
         if not m:
             continue
@@ -131,8 +131,8 @@ def causes_of(rounds: list[Round]) -> dict[str, list[Round]]:
 
 
 def diagnose(text: str, seed: int) -> str:
-    transcripts = text.split("## Transcripts", 1)[-1].split("\n## History", 1)[0]
-    history = text.split("## History", 1)[-1].split("\n## Harness files", 1)[0]
+    transcripts = section_of(text, TRANSCRIPTS, HISTORY)
+    history = section_of(text, HISTORY, HARNESS_FILES)
     rounds = read_rounds(transcripts)
     counts = Counter(outcome for _, _, outcome, _ in rounds)
     by_cause = causes_of(rounds)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from inner_loop.formats import DIAGNOSIS, EDITABLE_GLOBS, section_of
 from inner_loop.llm.types import LLMRequest, ToolCall
 from inner_loop.sim import edits
 from inner_loop.sim.text import rng
@@ -22,7 +23,7 @@ DISPOSITIONS = (("faithful", 0.60), ("useless", 0.12), ("harmful", 0.10), ("brok
 
 def _diagnosis(request: LLMRequest) -> dict:
     first = next((m.content or "" for m in request.messages if m.role == "user"), "")
-    body = first.split("## Diagnosis", 1)[-1].split("\n## Editable globs", 1)[0]
+    body = section_of(first, DIAGNOSIS, EDITABLE_GLOBS)
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
