@@ -10,9 +10,10 @@ Kinds:
               with its 95 % interval, and the title names the best by it.
   failures    failed rounds as a share of the rounds evaluated that iteration, stacked by round
               outcome (one panel per run); `counts=True` plots the raw counts instead.
-  cost        cumulative spend by role over wall time (one panel per run); when every price is
-              0 (the sim) it shows tokens instead and says so; the axis unit follows the total
-              (tokens, thousands or millions).
+  cost        cumulative spend by role over wall time (one panel per run; cached prompt tokens at
+              the role's cached price, and the title gives their share of the input); when every
+              price is 0 (the sim) it shows tokens instead and says so; the axis unit follows the
+              total (tokens, thousands or millions).
   lineage     the candidate tree (`evolve/reports/lineage.py`).
 Sized for a paper column (3.5 in wide, fonts 8 pt). Titles say SIMULATED when the sim answered.
 """
@@ -68,8 +69,8 @@ def load_run(run_dir: Path) -> dict[str, Any]:
             "SELECT e.iteration, count(*) AS n FROM episode_rounds r JOIN episodes e "
             f"USING (episode_id) WHERE e.purpose IN {LOOP_PURPOSES} GROUP BY e.iteration")}
         final = final_result(reader)
-        calls = reader.query("SELECT started_at, role, cost_usd, input_tokens + output_tokens AS tokens "
-                             "FROM llm_calls ORDER BY started_at")
+        calls = reader.query("SELECT started_at, role, cost_usd, input_tokens + output_tokens AS tokens, "
+                             "input_tokens, cached_tokens FROM llm_calls ORDER BY started_at")
     return {"run_id": info.get("run_id", run_dir.name), "simulated": bool(info.get("simulated")),
             "trajectory": trajectory, "failures": failures, "rounds": rounds, "calls": calls,
             "final": final.model_dump() if final else None}
@@ -194,7 +195,8 @@ def _failures_panel(ax: Axes, run: dict[str, Any], counts: bool = False) -> set[
     return used
 
 
-def _cost_panel(ax: Axes, run: dict[str, Any]) -> tuple[set[str], bool]:
+def _cost_panel(ax: Axes, run: dict[str, Any]) -> tuple[set[str], str]:
+    """Draw one run's spend; return its roles and the note for the title."""
     calls = run["calls"]
     use_usd = any(c["cost_usd"] for c in calls)
     start = calls[0]["started_at"] if calls else None
@@ -212,16 +214,15 @@ def _cost_panel(ax: Axes, run: dict[str, Any]) -> tuple[set[str], bool]:
     ax.set_xlabel("wall time since the run's first call (min)")
     ax.set_ylabel(f"cumulative spend ({unit})" if use_usd else
                   "cumulative tokens" + ("" if scale == 1.0 else f" ({unit})"))
-    return set(series), use_usd
+    cached, prompt = (sum(c[k] for c in calls) for k in ("cached_tokens", "input_tokens"))
+    notes = ([] if use_usd else ["all prices $0: tokens shown"]) + (
+        [f"{cached / prompt:.0%} of input tokens cached"] if cached and prompt else [])
+    return set(series), "; ".join(notes)
 
 
 def _token_unit(top: float) -> tuple[float, str]:
     """The divisor and name that keep the axis numbers short (at most a few hundred)."""
-    if top >= 1e6:
-        return 1e6, "millions"
-    if top >= 1e3:
-        return 1e3, "thousands"
-    return 1.0, "tokens"
+    return (1e6, "millions") if top >= 1e6 else (1e3, "thousands") if top >= 1e3 else (1.0, "tokens")
 
 
 def _role_colour(role: str) -> str:
@@ -242,9 +243,9 @@ def panels_figure(runs: Sequence[dict[str, Any]], kind: str, counts: bool = Fals
             used |= _failures_panel(ax, run, counts)
             ax.set_xlabel("iteration")
         else:
-            roles, use_usd = _cost_panel(ax, run)
+            roles, note = _cost_panel(ax, run)
             used |= roles
-            notes.append("" if use_usd else "all prices $0: tokens shown")
+            notes.append(note)
         if n > 1:
             ax.set_title(run["run_id"] + (" (SIMULATED)" if run["simulated"] else ""))
         ax.grid(axis="y", linewidth=0.3, alpha=0.5)

@@ -23,7 +23,7 @@ from evolve.reports import KINDS
 from evolve.reports.lineage import load_lineage
 from evolve.reports.plot import load_run, render
 from evolve.reports.runs import open_reader, pct
-from evolve.reports.show import show_data
+from evolve.reports.show import COST_COLUMNS, price_text, show_data
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -147,6 +147,14 @@ def summary_html(data: dict[str, Any]) -> str:
     return table([{"": k, "value": v} for k, v in rows], ["", "value"])
 
 
+def _cached_prices(data: dict[str, Any]) -> str:
+    """Each role's prices, input / cached input / output per million tokens."""
+    groups: dict[str, list[str]] = {}
+    for role, rc in ((data.get("config") or {}).get("roles") or {}).items():
+        groups.setdefault(price_text(rc), []).append(role)
+    return "; ".join(f"{', '.join(roles)}: {text}" for text, roles in groups.items()) or "no prices"
+
+
 def _final_best(final: dict[str, Any] | None) -> str:
     if not final or not final.get("best"):
         return "not run"
@@ -193,8 +201,10 @@ se: standard error of that mean. Best path: seed to the best by tally.</p>
        numeric=["child at decision", "parent at decision"])}
 <h2>Accepted edits</h2>{edits_html(run_dir, attempts)}
 <h2>Cost by role</h2>
-{table(cost, ["role", "calls", "cached_calls", "failed_calls", "input_tokens", "output_tokens", "usd"],
-       numeric=["calls", "cached_calls", "failed_calls", "input_tokens", "output_tokens", "usd"])}
+{table(cost, COST_COLUMNS, numeric=COST_COLUMNS[1:])}
+<p>Cached calls were answered without an endpoint (the response cache, or an identical request of
+the same iteration) and cost nothing; cached tokens are input tokens the endpoint served from its
+prefix cache, billed at the role's cached price ({_e(_cached_prices(data))}).</p>
 <h2>Configuration</h2><details><summary>preset {_e(data['preset'])}, thresholds, settings
 and the full config (JSON)</summary><pre>{_e(json.dumps(
     {k: data[k] for k in ("preset", "thresholds", "settings", "config")}, indent=2,

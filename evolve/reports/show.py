@@ -12,6 +12,10 @@ from evolve.store import StoreReader
 from inner_loop.redact import redact_url
 
 
+COST_COLUMNS = ["role", "calls", "cached_calls", "failed_calls", "input_tokens", "cached_tokens",
+                "output_tokens", "usd"]
+
+
 def accepted_lineage(reader: StoreReader) -> list[dict[str, Any]]:
     """Every accepted candidate in iteration order: parent, depth, commit, pass rate, n, se,
     the edit's summary, and whether it is on the path from the seed to the best candidate."""
@@ -73,9 +77,16 @@ def _config_lines(data: dict[str, Any]) -> list[str]:
     lines.append("settings: " + ", ".join(f"{k}={v}" for k, v in (data.get("settings") or {}).items()))
     for role, rc in roles.items():
         lines.append(f"role {role}: {rc.get('backend')} {rc.get('model')} "
-                     f"T={rc.get('temperature')} ${rc.get('price_input_per_mtok')}/"
-                     f"${rc.get('price_output_per_mtok')} per Mtok in/out")
+                     f"T={rc.get('temperature')} {price_text(rc)}")
     return lines
+
+
+def price_text(rc: dict[str, Any]) -> str:
+    """A role's prices: input / cached input (the input price when unset) / output per Mtok."""
+    cached = rc.get("price_cached_input_per_mtok")
+    cached = rc.get("price_input_per_mtok") if cached is None else cached
+    return (f"${rc.get('price_input_per_mtok')}/${cached}/${rc.get('price_output_per_mtok')} "
+            "per Mtok in/cached in/out")
 
 
 def _est(e: dict[str, Any] | None, f: str = "{:.1%}") -> str:
@@ -115,10 +126,10 @@ def show_text(data: dict[str, Any]) -> str:
     out.append(format_table(rows, ["", "iteration", "candidate", "parent", "depth", "pass_rate",
                                    "at_decision", "se", "n_eval", "commit", "edit"]))
     out += ["", "attempts by status: " + ", ".join(f"{k} {v}" for k, v in data["counts"].items()), "",
-            "cost by role"]
+            "cost by role (cached_calls: answered without an endpoint, at $0; cached_tokens: input "
+            "tokens the endpoint served from its prefix cache, at the role's cached price)"]
     cost = [{**r, "usd": f"{r['usd']:.4f}"} for r in data["cost_by_role"]]
-    out.append(format_table(cost, ["role", "calls", "cached_calls", "failed_calls", "input_tokens",
-                                   "output_tokens", "usd"]))
+    out.append(format_table(cost, COST_COLUMNS))
     if run["simulated"]:
         out.append("SIMULATED: every model answer came from the simulated model world.")
     return "\n".join(out)
