@@ -9,107 +9,31 @@ read), no file over 256 KB, no binary file. Any problem raises `HarnessInvalid` 
 reason, whatever the input (a 5,000-deep expression, a name the OS refuses, an unreadable file).
 `harness_digest(dir)` is the content address of a harness (its version when it is not in git).
 
-`ALWAYS_PROTECTED`: the manifest, git's own control files and anything under `.git` are never
+`always_protected` (manifest.py): the manifest, git's own control files and anything under `.git` are never
 editable, whatever the manifest's globs say (a candidate could otherwise widen its descendants'
 globs or make git commit other files than the ones validated).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import stat
 import string
-import tomllib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from inner_loop.manifest import (  # noqa: F401 — the manifest's names, as harness users know them
+    GIT_CONTROL_FILES, MANIFEST, HarnessInvalid, HarnessSection, Manifest, PromptSpec,
+    always_protected, parse_manifest,
+)
 
-from inner_loop.roles import HARNESS_ROLES
-from inner_loop.strict import Strict, first_error
-
-MANIFEST = "harness.toml"
 MAX_FILE_BYTES = 256 * 1024
 MAX_FILES = 256  # files in a harness (the seed has 9)
 MAX_TOTAL_BYTES = 4 * 1024 * 1024  # all files together
-GIT_CONTROL_FILES = frozenset({".gitignore", ".gitattributes", ".gitmodules"})
-
-
-def always_protected(relpath: str) -> bool:
-    """The manifest, git's control files (at any depth) and anything under `.git`."""
-    parts = PurePosixPath(relpath).parts
-    return (relpath == MANIFEST or not parts or ".git" in parts
-            or parts[-1] in GIT_CONTROL_FILES)
-
-
-class HarnessInvalid(ValueError):
-    """The harness cannot be run; the message is one line saying why."""
 
 
 class PromptRenderError(ValueError):
     """A harness prompt was rendered with a missing or an undeclared variable."""
-
-
-def _relative_path(value: str) -> str:
-    p = PurePosixPath(value)
-    if not value or p.is_absolute() or "\\" in value or ".." in p.parts:
-        raise ValueError(f"{value!r} must be a relative path inside the harness directory")
-    return value
-
-
-class HarnessSection(Strict):
-    entry: str = "agent.py"
-    editable: list[str] = Field(default_factory=lambda: ["prompts/*.md", "*.py"])
-
-    @field_validator("entry")
-    @classmethod
-    def _entry(cls, v: str) -> str:
-        if not v.endswith(".py"):
-            raise ValueError("entry must be a .py file")
-        return _relative_path(v)
-
-    @field_validator("editable")
-    @classmethod
-    def _globs(cls, v: list[str]) -> list[str]:
-        return [_relative_path(g) for g in v]
-
-
-class PromptSpec(Strict):
-    file: str
-    role: str
-    variables: list[str] = Field(default_factory=list)
-
-    @field_validator("file")
-    @classmethod
-    def _file(cls, v: str) -> str:
-        return _relative_path(v)
-
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if v not in HARNESS_ROLES:
-            raise ValueError(f"role {v!r} is not a harness role {list(HARNESS_ROLES)}")
-        return v
-
-
-class Manifest(Strict):
-    harness: HarnessSection = Field(default_factory=HarnessSection)
-    prompts: dict[str, PromptSpec] = Field(default_factory=dict)
-
-    def is_editable(self, relpath: str) -> bool:
-        """Whether `relpath` (POSIX, relative) matches an editable glob, segment by segment;
-        never for an `always_protected` path."""
-        if always_protected(relpath):
-            return False
-        parts = PurePosixPath(relpath).parts
-        for glob in self.harness.editable:
-            gparts = PurePosixPath(glob).parts
-            if len(gparts) == len(parts) and all(
-                fnmatch.fnmatchcase(p, g) for p, g in zip(parts, gparts)
-            ):
-                return True
-        return False
 
 
 class Harness:
@@ -219,14 +143,10 @@ def _parse_manifest(root: Path) -> Manifest:
     if path.lstat().st_size > MAX_FILE_BYTES:
         raise HarnessInvalid(f"file too large: {MANIFEST}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Manifest.model_validate(data)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise HarnessInvalid(f"{MANIFEST}: invalid TOML: {exc}") from None
-    except (RecursionError, MemoryError):
-        raise HarnessInvalid(f"{MANIFEST}: invalid TOML: nested too deeply") from None
-    except ValidationError as exc:
-        raise HarnessInvalid(f"{MANIFEST}: {first_error(exc)}") from None
+    return parse_manifest(text)
 
 
 def _load_template(name: str, spec: PromptSpec, contents: dict[str, bytes]) -> string.Template:
