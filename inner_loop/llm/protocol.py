@@ -7,7 +7,7 @@ One interface, four implementations, each a view of the one run's `LLMClient`:
                                           its place in the endpoint queues
   RepeatClient    (evolve/jobs.py)       one repeat's view: sample indices shifted, calls
                                           shared between a child and its parent
-  DriverClient    (ray_executor.py)      a Ray worker's view: requests built on the worker,
+  DriverClient    (ray_worker.py)        a Ray worker's view: requests built on the worker,
                                           sent by the driver's client
 
 A caller builds a request for a role (`build_request`, the role's model, temperature, token
