@@ -46,10 +46,11 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from inner_loop.config import Config, ExecutorConfig
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
-from inner_loop.executor import EpisodeJob, run_here
+from inner_loop.episode_jobs import EpisodeJob, run_here
 from inner_loop.harness import Harness, HarnessInvalid, load_harness
 from inner_loop.llm import slots
 from inner_loop.llm.types import LLMRequest
+from inner_loop.runner import base_record
 from inner_loop.ray_worker import (CallBroker, DriverClient, Raised, TreeRefused, materialise,
                                    tree_files)
 
@@ -192,7 +193,5 @@ def connect(address: str) -> None:
 
 
 def _failed(job: EpisodeJob, status: str, error: str) -> EpisodeRecord:
-    from inner_loop.runner import base_record
-
     return EpisodeRecord(**base_record(job.paper, job.config, job.method, job.harness_version,
                                        status), error=error)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from inner_loop.thresholds import Rules, thresholds_for
 from inner_loop.config import Config
 from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
-from inner_loop.executor import EpisodeJob, Executor, LocalExecutor, stream
 from inner_loop.harness import Harness, HarnessInvalid, load_harness
 from inner_loop.llm.episode_client import EpisodeClient
 from inner_loop.llm.protocol import Client
@@ -33,7 +31,6 @@ from inner_loop.sandbox.bounds import KNOWN_OPS, MB, Bounds, LimitExceeded, Mete
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout
 
 CPU_SLACK_S = 10
-Progress = Callable[[int, int, EpisodeRecord], None]
 
 
 def paper_payload(paper: Paper) -> dict[str, Any]:
@@ -163,35 +160,3 @@ def run_episode(paper: Paper, harness_dir: str | Path | Harness, *, config: Conf
         record.harness_stdout = child.channel.stdout.text()
         record.harness_stderr = child.channel.stderr.text()
     return record
-
-
-def run_episodes(papers: Sequence[Paper], harness_dir: str | Path, *, config: Config,
-                 client: Client, method: str = "agentic", harness_version: str | None = None,
-                 workdir_root: str | Path, progress: Progress | None = None,
-                 run: Callable[[Paper], EpisodeRecord] | None = None,
-                 executor: Executor | None = None) -> list[EpisodeRecord]:
-    """Episodes of every paper, `config.inner_loop.concurrency` at a time, in input order.
-
-    `run` replaces the agentic episode (the CoT baseline passes its own); `executor` says where
-    episodes run (default: this process, inner_loop/executor.py); `progress(done, total,
-    record)` is called after each finished episode, from one thread at a time."""
-    harness: Harness | Path
-    try:
-        harness = load_harness(harness_dir)  # validate once, not per paper
-    except HarnessInvalid:
-        harness = Path(harness_dir)  # every episode then records the reason itself
-    runner = executor or LocalExecutor()
-
-    def work(i: int) -> EpisodeRecord:
-        if run is not None:
-            return run(papers[i])
-        return runner.run(EpisodeJob(papers[i], harness, config, client, Path(workdir_root),
-                                     method, harness_version))
-
-    results: list[EpisodeRecord | None] = [None] * len(papers)
-    window = max(1, min(config.inner_loop.concurrency, len(papers) or 1))
-    for done, (i, record) in enumerate(stream(range(len(papers)), work, window), start=1):
-        results[i] = record
-        if progress is not None:
-            progress(done, len(papers), record)
-    return [r for r in results if r is not None]

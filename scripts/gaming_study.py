@@ -28,7 +28,7 @@ from inner_loop.config import load_config  # noqa: E402
 from inner_loop.generate import default_harness_dir  # noqa: E402
 from inner_loop.llm.client import LLMClient  # noqa: E402
 from inner_loop.papers import select_papers  # noqa: E402
-from inner_loop.runner import run_episodes  # noqa: E402
+from inner_loop.executor import run_episodes  # noqa: E402
 
 BASELINES = {"seed harness": "the seed harness", "all five edits": "the paper's five edits"}
 

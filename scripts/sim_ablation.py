@@ -20,7 +20,7 @@ from inner_loop.config import load_config
 from inner_loop.generate import default_harness_dir
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
-from inner_loop.runner import run_episodes
+from inner_loop.executor import run_episodes
 from inner_loop.sim import edits
 
 C, V, R, O = "prompts/challenger.md", "prompts/verifier.md", "prompts/refinement.md", "prompts/orchestrator.md"

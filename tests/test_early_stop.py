@@ -17,7 +17,7 @@ from inner_loop.thresholds import PRESETS, custom_thresholds, full_check, settle
 from inner_loop.config import load_config
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
-from inner_loop.runner import run_episodes
+from inner_loop.executor import run_episodes
 
 GRID = [i / 10 for i in range(11)] + [0.05, 0.75, 0.6499999999, 0.95]
 THRESHOLDS = {"deployed": PRESETS["deployed"], "paper_prose": PRESETS["paper_prose"],

@@ -17,7 +17,7 @@ from inner_loop import formats
 from inner_loop.config import load_config
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
-from inner_loop.runner import run_episodes
+from inner_loop.executor import run_episodes
 from inner_loop.sim import analyzer as sim_analyzer
 from inner_loop.sim import implementer as sim_implementer
 from inner_loop.llm.types import LLMRequest

@@ -19,7 +19,7 @@ from inner_loop.guard import (
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
 from inner_loop.parsing import extract_json_object
-from inner_loop.runner import run_episodes
+from inner_loop.executor import run_episodes
 from inner_loop.sim.challenger import write_example
 from inner_loop.sim.verifier import INSTRUCTION_CATCH, UNGROUNDED_CATCH
 

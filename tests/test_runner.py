@@ -17,7 +17,8 @@ from inner_loop.evaluation import summarise
 from inner_loop.guard import structural_problems
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
-from inner_loop.runner import run_episode, run_episodes
+from inner_loop.executor import run_episodes
+from inner_loop.runner import run_episode
 from inner_loop.scoring import score
 from inner_loop.llm.episode_client import EpisodeClient
 

@@ -13,7 +13,7 @@ from inner_loop.cot import CONFINEMENT, PAPER_CHARS, challenger_prompt, run_cot_
 from inner_loop.harness import load_harness
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import Paper, select_papers
-from inner_loop.runner import run_episodes
+from inner_loop.executor import run_episodes
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "harness"
