@@ -25,7 +25,7 @@ from inner_loop.llm.episode_client import EpisodeClient
 from inner_loop.llm.protocol import Client
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
-from inner_loop.sandbox import ChildProcess, Limits, start_child
+from inner_loop.sandbox.spawn import ChildProcess, Limits, start_child
 from inner_loop.sandbox.bounds import KNOWN_OPS, MB, Bounds, LimitExceeded, Meter, Watchdog, \
     check_request, check_workdir
 from inner_loop.sandbox.rpc import ChannelClosed, ChannelError, ChannelTimeout

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from inner_loop.sandbox import filesystem_policy, landlock, scrubbed_env, seccomp
+from inner_loop.sandbox import landlock, seccomp
+from inner_loop.sandbox.spawn import filesystem_policy, scrubbed_env
 from inner_loop.sandbox.rpc import (
     MAX_LINE_BYTES, ChannelClosed, ChannelError, ChannelTimeout, ParentChannel, Tail,
 )

@@ -6,28 +6,8 @@ init payload (paper, prompts, limits, filesystem policy). The child confines its
 Landlock, seccomp) before any harness code runs; see README.md. The parent side decides nothing
 here: `inner_loop.runner` reads requests from `ChildProcess.channel` and answers them.
 
-Stdlib only (the child imports this package too). The parent's side lives in `spawn.py` and is
-re-exported here lazily: importing the package, as every child does before it runs a line of
-harness code, must not import subprocess, tempfile, shutil, pathlib or dataclasses (together
-~40 ms of CPU per episode in a fresh interpreter).
+Stdlib only, and nothing imported here: every child imports this package before it runs a
+line of harness code, and must not pay for subprocess, tempfile, shutil, pathlib or dataclasses
+(together ~40 ms of CPU per episode in a fresh interpreter). The parent's side is
+`inner_loop.sandbox.spawn` (import it from there).
 """
-
-from __future__ import annotations
-
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the child must not pay for importing typing
-if TYPE_CHECKING:
-    from inner_loop.sandbox.spawn import (  # noqa: F401
-        BOOT, BOOT_PATH, DEVICES, PACKAGE_DIR, SYSTEM_READ_ONLY, ChildProcess, Limits,
-        filesystem_policy, scrubbed_env, start_child,
-    )
-
-_SPAWN = frozenset({"BOOT", "BOOT_PATH", "DEVICES", "PACKAGE_DIR", "SYSTEM_READ_ONLY",
-                    "ChildProcess", "Limits", "filesystem_policy", "scrubbed_env", "start_child"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _SPAWN:
-        from inner_loop.sandbox import spawn
-
-        return getattr(spawn, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

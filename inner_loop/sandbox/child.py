@@ -1,6 +1,6 @@
 """The sandboxed child: confine this process, then run the harness's `run_episode(ctx)`.
 
-Started by `inner_loop.sandbox.start_child` with a scrubbed environment, a fresh working dir and
+Started by `inner_loop.sandbox.spawn.start_child` with a scrubbed environment, a fresh working dir and
 two inherited pipe fds (argv). Order matters and is the whole point:
   1. read the init payload (paper, prompts, limits, the filesystem policy) from the parent;
   2. rlimits (address space, CPU, file size, open files, core, processes);

@@ -6,8 +6,8 @@ init payload (paper, prompts, limits, filesystem policy). The child confines its
 Landlock, seccomp) before any harness code runs; see README.md. The parent side decides nothing
 here: `inner_loop.runner` reads requests from `ChildProcess.channel` and answers them.
 
-Re-exported by the package (`from inner_loop.sandbox import start_child, ...`), lazily: the
-child imports the package too, and must not pay for the modules only the parent needs.
+Not imported by the package (the child imports the package too, and must not pay for the
+modules only the parent needs): `from inner_loop.sandbox.spawn import start_child, ...`.
 """
 
 from __future__ import annotations
