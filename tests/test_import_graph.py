@@ -34,7 +34,6 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("evolve.commands.report", "evolve.reports.report"): "start-up time: matplotlib",
     ("evolve.commands.report", "evolve.reports.watch"): "start-up time: matplotlib",
     # --- today's, to be removed (issue #16) ---
-    ("inner_loop.sim.tables", "inner_loop.sim.phrasings"): "circle (sim)",
     ("evolve.bench", "json"): "bench engineer's file",
     ("evolve.bench", "inner_loop.papers"): "bench engineer's file",
     ("evolve.cost_cache", "evolve.store"): "cache engineer's file",

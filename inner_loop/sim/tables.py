@@ -14,6 +14,7 @@ from pathlib import Path
 from inner_loop.sim import challenger as ch
 from inner_loop.sim import edits, implementer, rubric, solver, wording
 from inner_loop.sim.analyzer import MISRANK
+from inner_loop.sim.phrasings import FEATURES, MACROS
 
 README = Path(__file__).with_name("README.md")
 BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- /generated -->)", re.DOTALL)
@@ -83,7 +84,6 @@ def wordings() -> str:
 
 def phrasings_table() -> str:
     """Every feature's phrasings (regexes over a normalised clause, macros in braces) and the macros."""
-    from inner_loop.sim.phrasings import FEATURES, MACROS
     esc = lambda x: x.replace("|", "\\|")  # noqa: E731
     rows = ["| feature | phrasings (each a regex over one normalised clause) |", "| --- | --- |"]
     rows += [f"| `{k}` | " + "<br>".join(f"`{esc(p)}`" for p in v) + " |" for k, v in FEATURES.items()]
