@@ -134,3 +134,38 @@ def usd_ratio(ours: str | Path, protocol: str | Path, prices: Config | None = No
     a = run_cost(ours, prices, min_iteration=min_iteration, options=options, emulate=emulate)
     b = run_cost(protocol, prices, min_iteration=min_iteration, options=options, emulate=emulate)
     return a.usd / b.usd if b.usd > 0 else None
+
+
+def table(cost: CacheCost, iterations: int = 1) -> str:
+    """Per role, per iteration: calls, input tokens, cached share, output tokens, USD with and
+    without the cache (what docs/real-models.md §5 shows)."""
+    head = "| role | calls | input tokens | cached | output tokens | USD, no cache | USD, cached |"
+    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = sorted(cost.roles.items(), key=lambda kv: -kv[1].usd_uncached) + [("**all**", cost)]
+    for role, c in rows:
+        lines.append(f"| {role} | {c.calls / iterations:,.1f} | {c.input_tokens / iterations:,.0f} | "
+                     f"{c.cached_share:.1%} | {c.output_tokens / iterations:,.0f} | "
+                     f"{c.usd_uncached / iterations:.4f} | {c.usd / iterations:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m evolve.cost_cache RUN_DIR [--min-iteration N] [--per K] [--config F] [--reported] [--json]`."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m evolve.cost_cache", description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir")
+    p.add_argument("--min-iteration", type=int, default=1, help="default 1: the seed's scoring left out")
+    p.add_argument("--per", type=int, default=1, help="divide by this many iterations")
+    p.add_argument("--config", default=str(PAPER_CONFIG), help="prices (default configs/paper.toml)")
+    p.add_argument("--reported", action="store_true", help="the endpoint's cached tokens, not the emulation")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    cost = run_cost(args.run_dir, load_config(args.config), min_iteration=args.min_iteration,
+                    emulate=not args.reported)
+    print(json.dumps(cost.as_dict(), indent=2) if args.json else table(cost, args.per))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
