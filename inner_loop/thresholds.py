@@ -30,16 +30,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from inner_loop.config import Config, ConfigError, InnerLoopConfig
 from inner_loop.scoring import mean
+from inner_loop.strict import Strict, first_error
 
 EPSILON = 1e-9
 
 
-class Thresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Thresholds(Strict):
+    model_config = ConfigDict(frozen=True)  # and Strict's extra="forbid"
 
     weak_avg_max: float = Field(ge=0.0, le=1.0)
     weak_avg_strict: bool  # True: weak avg < weak_avg_max; False: weak avg <= weak_avg_max
@@ -50,9 +51,7 @@ class Thresholds(BaseModel):
     min_gap: float = Field(ge=-1.0, le=1.0)  # strong avg - weak avg >= min_gap
 
 
-class RuleResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleResult(Strict):
     passed: bool
     failed_rule: str | None = None  # weak_avg, weak_max, weak_zero, strong_avg_min, ...
     detail: str = ""  # human-readable: "weak avg 0.800 > 0.65"
@@ -94,9 +93,7 @@ def custom_thresholds(values: dict[str, float]) -> Thresholds:
     try:
         return Thresholds.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"inner_loop.custom_thresholds.{where}: {first['msg']}") from None
+        raise ConfigError(f"inner_loop.custom_thresholds.{first_error(exc)}") from None
 
 
 Rules = tuple[str, Thresholds]  # (preset name, thresholds): what an episode is judged by
