@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from inner_loop import strict
 from inner_loop.errors import UserError
 from inner_loop.redact import MARK, redact_url, remember_secrets, url_secrets
 from inner_loop.roles import ROLES, Role
@@ -24,8 +25,8 @@ class ConfigError(UserError, ValueError):
     """A user error in configuration; the CLI prints it on one line and exits 1."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class Strict(strict.Strict):
+    model_config = ConfigDict(allow_inf_nan=False)  # and strict.Strict's extra="forbid"
 
 
 class RoleConfig(Strict):

@@ -38,6 +38,7 @@ from inner_loop.generate_summary import (Tally, contribution, cumulative_usage, 
 __all__ = ["METHODS", "cumulative_usage", "default_harness_dir", "iter_episodes",
            "read_episodes", "run_generate", "summarise_run"]
 from inner_loop.harness import load_harness
+from inner_loop.llm.protocol import Client
 from inner_loop.papers import Paper, PaperError
 from inner_loop.papers.id_index import IdIndex
 
@@ -127,7 +128,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config, client: Any,
+def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config, client: Client,
                  method: str = "agentic", harness_dir: str | Path | None = None,
                  harness_version: str | None = None,
                  progress: Callable[[int, int | None, EpisodeRecord | None], None] | None = None,

@@ -13,14 +13,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from inner_loop.config import BudgetConfig, RoleConfig
 from inner_loop.llm.types import BudgetExceeded, Usage
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from inner_loop.strict import Strict
 
 
 class CallRecord(Strict):

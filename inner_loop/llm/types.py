@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from inner_loop.roles import Role
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from inner_loop.strict import Strict
 
 
 def valid_text(value: Any) -> Any:
