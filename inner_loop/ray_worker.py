@@ -31,6 +31,7 @@ from inner_loop.config import CacheConfig, Config
 from inner_loop.harness import Harness, load_harness, walk_files
 from inner_loop.llm import slots
 from inner_loop.llm.client import LLMClient
+from inner_loop.llm.protocol import Client
 from inner_loop.llm.types import (BudgetExceeded, FatalLLMError, LLMRequest, LLMResponse,
                                   RequestRejected, TransientLLMError)
 
@@ -98,9 +99,10 @@ class CallBroker:
             future.set_result(outcome)
 
 
-class DriverClient:
+class DriverClient(Client):
     """The driver's client as an episode on a worker sees it: requests built here exactly as the
-    driver builds them, every send answered by the driver (through the broker)."""
+    driver builds them, every send answered by the driver (through the broker); `complete` is
+    `Client.complete`."""
 
     def __init__(self, broker: Any, token: str, config: Config, sample_offset: int):
         self.config = config
@@ -120,9 +122,6 @@ class DriverClient:
         if isinstance(outcome, Raised):
             raise outcome.exception()
         return outcome
-
-    def complete(self, role: str, messages: Any, *, tag: str = "", **kwargs: Any) -> LLMResponse:
-        return self.send(self.build_request(role, messages, **kwargs), tag=tag)
 
 
 def tree_files(harness: Harness) -> dict[str, bytes]:
