@@ -45,7 +45,11 @@ class CallJournal:
 
     def append(self, row: dict[str, Any]) -> None:
         """One line, one write(2): on disk (in the kernel) when this returns."""
-        data = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        try:
+            data = (line + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in model-written text: escaped, exactly
+            data = (json.dumps(row, separators=(",", ":")) + "\n").encode("ascii")
         with self._lock:
             written = os.write(self._fd, data)
             while written < len(data):  # a short write (a signal, a full pipe) is continued

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel, ConfigDict
+
+from evolve.store import texts as stored_texts
 
 State = Literal["selected", "proposing", "proposed", "validating", "invalid", "scoring", "scored",
                 "committing", "accepted", "rejected"]
@@ -34,6 +37,8 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     "committing": frozenset({"accepted"}),
     "invalid": frozenset(), "rejected": frozenset(), "accepted": frozenset(),
 }
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Episode statuses that say nothing about the candidate (the run's budget ran out, the trusted
 # runtime failed): the episode is recorded, but no evaluation, so resume scores that paper again.
@@ -112,7 +117,12 @@ def sha256_hex(text: str) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Sorted keys, no spaces, UTF-8 as it is; a lone surrogate (model-written text may hold
+    one, UTF-8 cannot) as its JSON escape, so json.loads gives back exactly `value`."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    if stored_texts.storable(text) is text:
+        return text
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> bool:
@@ -143,18 +153,9 @@ def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
 
 
 def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
-    """Store each text under its sha256 (an existing hash is a no-op); return the hashes.
-    Texts already stored are not sent to the database again."""
-    texts = list(texts)
-    shas = [sha256_hex(t) for t in texts]
-    unique = {sha: text for sha, text in zip(shas, texts)}
-    if unique:
-        known = {r[0] for r in con.execute("SELECT sha256 FROM blobs WHERE sha256 IN (SELECT unnest(?::VARCHAR[]))",
-                                           [list(unique)]).fetchall()}
-        insert_many(con, "blobs", [{"sha256": s, "text": t, "n_chars": len(t)}
-                                   for s, t in unique.items() if s not in known],
-                    on_conflict=False)  # known was read in this transaction, unique is deduped
-    return shas
+    """Store each text under its sha256 (an existing hash is a no-op), long texts as segments
+    kept once per run (evolve/store/texts.py); return the hashes."""
+    return stored_texts.put_blobs(con, texts)
 
 
 def last_event(con: duckdb.DuckDBPyConnection, candidate_id: str) -> tuple[int, str] | None:
@@ -201,6 +202,11 @@ def iteration_of(con: duckdb.DuckDBPyConnection, candidate_id: str) -> int:
     return found[0]
 
 
+def _text_or_none(value: Any) -> Any:
+    """A model-quoting text column as DuckDB can hold it (a lone surrogate becomes U+FFFD)."""
+    return stored_texts.storable(value) if isinstance(value, str) else value
+
+
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
 
@@ -225,7 +231,7 @@ def episode_rows(record: dict[str, Any], candidate_id: str, purpose: str, repeat
         paper_id=str(record["paper_id"]), purpose=purpose, repeat=repeat,
         status=str(record.get("status", "")), accepted=bool(record.get("accepted", False)),
         rounds=len(rounds), record_blob=record_blob, cost_usd=episode_cost_usd(record),
-        duration_ms=float(record.get("duration_ms") or 0.0), error=record.get("error"),
+        duration_ms=float(record.get("duration_ms") or 0.0), error=_text_or_none(record.get("error")),
     )
     round_rows = [
         RoundRow(
@@ -259,6 +265,7 @@ def call_row(record: dict[str, Any], context: dict[str, Any]) -> tuple[LLMCallRo
         cached_tokens=int(usage.get("cached_tokens", 0)),
         cost_usd=float(record.get("cost_usd", 0.0)), cached=bool(record.get("cached", False)),
         simulated=bool(record.get("simulated", False)), request_blob=sha256_hex(texts[0]),
-        response_blob=sha256_hex(texts[1]) if response is not None else None, error=record.get("error"),
+        response_blob=sha256_hex(texts[1]) if response is not None else None,
+        error=_text_or_none(record.get("error")),
     )
     return row, texts
