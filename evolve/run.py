@@ -363,10 +363,16 @@ def start_run(config: Config, settings: RunSettings, run_dir: Path | None = None
     return drive(run_dir, rc, resumed=False, show_progress=show_progress)
 
 
-def resume_run(run_dir: Path, *, show_progress: bool = True) -> RunSummary:
-    """Continue a run from its folder (`autodata resume`)."""
-    return drive(Path(run_dir), read_run_config(Path(run_dir)), resumed=True,
-                 show_progress=show_progress)
+def resume_run(run_dir: Path, *, show_progress: bool = True,
+               executor: str | None = None) -> RunSummary:
+    """Continue a run from its folder (`autodata resume`); `executor` ("local" | "ray") runs
+    its episodes there this time (config.json keeps its own: the executor never changes what
+    a run computes; its `resumed` event records the one used; a start's is in its config)."""
+    rc = read_run_config(Path(run_dir))
+    if executor is not None:
+        kind = rc.config.executor.model_copy(update={"kind": executor})
+        rc = rc.model_copy(update={"config": rc.config.model_copy(update={"executor": kind})})
+    return drive(Path(run_dir), rc, resumed=True, show_progress=show_progress)
 
 
 def check_inputs(config: Config, settings: RunSettings) -> None:
@@ -391,7 +397,8 @@ def prepare(run_dir: Path, rc: RunConfig, store: Store, resumed: bool) -> tuple[
     # episodes that a kill abandoned (re-run on resume): either would otherwise stay forever
     shutil.rmtree(run_dir / "candidates", ignore_errors=True)
     remove_workdir(run_dir / "work")  # whatever a harness did to them (chmod 000 ...)
-    store.record_run_event("resumed" if resumed else "running")
+    store.record_run_event("resumed" if resumed else "running",  # where this one runs
+                           f"executor {rc.config.executor.kind}" if resumed else "")
     return repo, (f"{'resumed' if resumed else 'started'} run {rc.run_id}; repair: "
                   f"{repair.model_dump_json()}; reconcile: {report.model_dump_json()}; "
                   f"journal: {replayed} call rows replayed, {torn} torn lines skipped")

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Re-enter every unfinished attempt of RUN_DIR where it stopped "
                        "(git and DuckDB reconciled first) and run to the iteration budget.")
     r.add_argument("run_dir", help="the run folder (results/<run_id>)")
+    r.add_argument("--executor", choices=("local", "ray"), help="where its episodes run this "
+                   "time (default: config.json's executor, which stays as it is; the one used "
+                   "is recorded in the run's `resumed` event; docs/scale-out.md)")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.set_defaults(func=resume_command)
 
@@ -98,7 +101,10 @@ def evolve_command(args: argparse.Namespace) -> int:
 def resume_command(args: argparse.Namespace) -> int:
     from evolve.run import read_run_config, resume_run
 
-    require_api_keys(read_run_config(Path(args.run_dir)).config)  # one line before any work
-    summary = resume_run(Path(args.run_dir))
+    config = read_run_config(Path(args.run_dir)).config
+    require_api_keys(config)  # one line before any work
+    require_executor(config.executor.model_copy(update={"kind": args.executor or
+                                                        config.executor.kind}))
+    summary = resume_run(Path(args.run_dir), executor=args.executor)
     print(summary.model_dump_json(indent=2) if args.json else summary.text())
     return 0
