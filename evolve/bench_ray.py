@@ -8,7 +8,8 @@ a head without CPUs, which holds the driver's model-call broker, and worker node
 `node_cpus` episodes at once).
 
 1. overhead: the same episodes (same papers, same settings, latency 0) with `--executor local`
-   and `--executor ray` on one worker node, `inflight` in flight: wall seconds and driver CPU
+   and `--executor ray` on one worker node with a CPU slot per episode in flight (`inflight`
+   on both, so only the executor differs): wall seconds and driver CPU
    (this process: threads, broker pump, the client) per episode, and their difference = Ray's
    scheduling overhead per episode (a task submitted and returned, the harness tree checked on
    the worker, every model call a round trip worker -> broker -> driver). The records must be
@@ -17,8 +18,8 @@ a head without CPUs, which holds the driver's model-call broker, and worker node
    worker node and then with 2. Episodes wait on model calls, so on one host the second node
    adds episode slots, not CPUs: the figure says what scheduling across nodes costs or gains,
    not what real hardware would (docs/scale-out.md).
-Cluster start-up and the workers' first episodes (process start, imports) are timed apart or
-run before the clock starts: they are paid once per command, not per episode.
+Cluster start-up and each node's worker processes (started and this package imported before
+the clock starts) are paid once per command, not per episode: cluster_start_s says how long.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 
 import ray
 from ray.cluster_utils import Cluster
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from evolve.bench import SimProcess, stamp
 from inner_loop.config import Config, load_config
@@ -94,18 +96,32 @@ def same_records(a: Path, b: Path) -> bool:
 
 
 @contextmanager
-def cluster(node_cpus: int) -> Iterator[Any]:
-    """A head without CPUs and one worker node; the driver (this process) connected."""
+def cluster() -> Iterator[Any]:
+    """A head without CPUs (it holds the broker); the driver (this process) connected."""
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0,
                                                       "include_dashboard": False})
     try:
-        c.add_node(num_cpus=node_cpus)
-        c.wait_for_nodes()
         ray.init(address=c.address, log_to_driver=False)
         yield c
     finally:
         ray.shutdown()
         c.shutdown()
+
+
+@ray.remote(num_cpus=1)
+def _warm() -> str:
+    """Run on a node's worker process: it starts and imports this module (hence the runner)."""
+    time.sleep(0.5)  # held a moment, so the node's other warm-ups start workers of their own
+    return ray.get_runtime_context().get_node_id()
+
+
+def add_warm_node(c: Any, cpus: int) -> Any:
+    """A worker node of `cpus` CPUs, its `cpus` worker processes started and warm."""
+    node = c.add_node(num_cpus=cpus)
+    c.wait_for_nodes()
+    on_it = NodeAffinitySchedulingStrategy(node.node_id, soft=False)
+    ray.get([_warm.options(scheduling_strategy=on_it).remote() for _ in range(cpus)])
+    return node
 
 
 def ray_bench(rs: RayBenchSettings, workdir: Path | None = None,
@@ -121,26 +137,25 @@ def ray_bench(rs: RayBenchSettings, workdir: Path | None = None,
         folder = Path(tmp)
         fast, slow = SimProcess(0.0), SimProcess(rs.latency_ms)
         try:
-            config0 = served(sets, fast.base_url)
+            config0, config1 = served(sets, fast.base_url), served(sets, slow.base_url)
             say("bench --ray: local executor, latency 0")
             local = _run(config0, papers[:rs.overhead_papers], LocalExecutor(),
                          folder / "local")
-            say("bench --ray: starting a Ray cluster (head + 1 worker node)")
+            say("bench --ray: starting a Ray cluster")
             t0 = time.perf_counter()
-            with cluster(rs.node_cpus) as c:
+            with cluster() as c:
+                # overhead: one node with a slot per episode in flight, as local has
+                wide = add_warm_node(c, rs.inflight)
                 start_s = time.perf_counter() - t0
                 executor = RayExecutor(config0.executor)
-                try:  # worker processes started and warm first: paid once, not per episode
-                    _run(config0, papers[-rs.node_cpus:], executor, folder / "warm-up")
+                try:
                     say("bench --ray: ray executor, latency 0, 1 node")
                     ray_row = _run(config0, papers[:rs.overhead_papers], executor,
                                    folder / "ray")
-                    config1 = served(sets, slow.base_url)
+                    c.remove_node(wide)
                     nodes = []
                     for n in (1, 2):
-                        if n == 2:
-                            c.add_node(num_cpus=rs.node_cpus)
-                            c.wait_for_nodes()
+                        add_warm_node(c, rs.node_cpus)
                         say(f"bench --ray: {n} node(s), latency {rs.latency_ms:.0f} ms")
                         row = _run(config1, papers[:rs.node_papers], executor,
                                    folder / f"nodes_{n}")
