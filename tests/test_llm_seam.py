@@ -78,3 +78,13 @@ def test_default_backends_and_no_import_from_llm_to_sim():
             assert not [n for n in names if n.startswith("inner_loop.sim")], path.name
             if isinstance(node, ast.ImportFrom) and node.module == "inner_loop":
                 assert "sim" not in [a.name for a in node.names], path.name
+
+
+def test_the_ray_workers_client_is_a_client():
+    """An episode on a Ray worker builds requests as the driver does (no cluster needed)."""
+    ray_worker = pytest.importorskip("inner_loop.ray_worker", exc_type=ImportError)
+    config = Config()
+    view = ray_worker.DriverClient(broker=None, token="t", config=config, sample_offset=7)
+    assert isinstance(view, Client)
+    built = view.build_request("judge", HI, sample_index=2)
+    assert built == LLMClient(config).build_request("judge", HI, sample_index=9)
