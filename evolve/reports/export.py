@@ -107,7 +107,9 @@ def rows_from_run(run_dir: Path, harness: str | None) -> tuple[list[dict[str, An
             "ORDER BY paper_id, repeat", [cand["candidate_id"]])
         stats = reader.query("SELECT pass_rate, n_evaluations FROM candidate_scores WHERE candidate_id = ?",
                              [cand["candidate_id"]])
-        records = [(r, EpisodeRecord.model_validate_json(reader.get_blob(r["record_blob"]))) for r in found]
+        texts = reader.get_blobs([r["record_blob"] for r in found])
+        # json.loads, not model_validate_json: a stored record may escape a lone surrogate
+        records = [(r, EpisodeRecord.model_validate(json.loads(texts[r["record_blob"]]))) for r in found]
     rows = []
     for found_row, record in records:
         rnd = record.accepted_round_record()

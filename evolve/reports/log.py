@@ -1,5 +1,5 @@
 """`autodata log RUN`: the attempts (summary, diagnosis, decision) or, with --calls, the LLM calls
-with their prompts and responses (read back from the blobs table).
+with their prompts and responses (read back whole from their blobs: evolve/store/texts.py).
 
 `-n K` keeps the K most recent entries; they print oldest first, like `tail`."""
 
@@ -100,10 +100,11 @@ def calls(reader: StoreReader, role: str | None = None, iteration: int | None = 
         f"cached, simulated, error, request_blob, response_blob FROM llm_calls WHERE {' AND '.join(where)} "
         f"ORDER BY started_at DESC, call_id DESC{limit}", params)
     rows.reverse()
+    texts = reader.get_blobs([sha for r in rows for sha in (r["request_blob"], r["response_blob"]) if sha])
     for row in rows:
-        row["messages"] = json.loads(reader.get_blob(row.pop("request_blob")))
+        row["messages"] = json.loads(texts[row.pop("request_blob")])
         response = row.pop("response_blob")
-        row["response"] = json.loads(reader.get_blob(response)) if response else None
+        row["response"] = json.loads(texts[response]) if response else None
     return rows
 
 
