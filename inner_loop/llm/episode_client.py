@@ -9,6 +9,8 @@ furthest behind goes first.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from inner_loop.llm import slots
 from inner_loop.llm.protocol import Client, Messages, ResponseFormat
@@ -39,8 +41,8 @@ class EpisodeClient(Client):
         self._sent = 0  # calls so far: the episode's place in the endpoint queues (llm/slots.py)
 
     def build_request(
-        self, role: str, messages: Messages, *, tools: list[ToolSpec] | None = None,
-        response_format: ResponseFormat = "text", json_schema: dict | None = None,
+        self, role: str, messages: Messages, *, tools: Sequence[ToolSpec] | None = None,
+        response_format: ResponseFormat = "text", json_schema: dict[str, Any] | None = None,
         sample_index: int = 0,
     ) -> LLMRequest:
         return self._client.build_request(
