@@ -155,7 +155,7 @@ def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
 def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
     """Store each text under its sha256 (an existing hash is a no-op), long texts as segments
     kept once per run (evolve/store/texts.py); return the hashes."""
-    return stored_texts.put_blobs(con, texts)
+    return stored_texts.put_blobs(con, texts, insert_many)
 
 
 def last_event(con: duckdb.DuckDBPyConnection, candidate_id: str) -> tuple[int, str] | None:

@@ -31,7 +31,7 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +87,11 @@ def _known(con: duckdb.DuckDBPyConnection, sql: str, keys: Iterable[Any], cast: 
     return con.execute(sql.format(f"(SELECT unnest(?::{cast}[]))"), [keys]).fetchall()
 
 
-def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
+def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
+              insert_many: Callable[..., None]) -> list[str]:
     """Store each text under its sha256 (an existing hash is a no-op), long ones as segments
-    kept once per run; return the hashes. Call inside the writer's transaction."""
-    from evolve.store.records import insert_many  # records imports this module
-
+    kept once per run; return the hashes. Call inside the writer's transaction, with the
+    store's batch insert (records.insert_many)."""
     texts = [storable(t) for t in texts]
     shas = [sha256_hex(t) for t in texts]
     unique = dict(zip(shas, texts))
