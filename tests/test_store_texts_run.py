@@ -106,7 +106,8 @@ def test_log_calls_and_export_read_the_same_from_the_old_layout(real_run, tmp_pa
 
 def test_the_run_stores_each_paper_once_and_reads_back_whole(real_run):
     with StoreReader.open(real_run) as r:
-        f = texts.footprint(r._con, real_run / "autodata.duckdb")
+        f = r.footprint()
+        assert f["file_bytes"] == (real_run / "autodata.duckdb").stat().st_size
         assert f["episodes"] > 0 and f["stored_bytes"] < f["logical_bytes"] / 3
         view = {x["sha256"]: x["text"] for x in r.query("SELECT sha256, text FROM blobs")}
         assert r.get_blobs(list(view)) == view

@@ -183,6 +183,11 @@ class Reads:
         """sha256 -> whole text for many blobs in two queries; hashes not stored are left out."""
         return self._read(stored_texts.read_blobs, shas)
 
+    def footprint(self) -> dict[str, Any]:
+        """What the records weigh: bytes of every blob as written and as kept (each segment
+        once), the database file's bytes, and each per episode (texts.footprint)."""
+        return self._read(stored_texts.footprint, getattr(self, "path", None))
+
     def run_info(self) -> dict | None:
         return self._read(queries.run_info)
 
