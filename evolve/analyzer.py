@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inner_loop.llm import Client
 from inner_loop.llm.types import Message
 from inner_loop.parsing import ParseFailure, extract_json_object, first_error
 from evolve.transcripts import render_transcripts
@@ -97,7 +98,7 @@ def parse_diagnosis(text: str | None) -> Diagnosis:
             f"analyzer: unparseable diagnosis ({first_error(exc)})") from None
 
 
-def run_analyzer(client: Any, records: Sequence[Any], history: Sequence[str],
+def run_analyzer(client: Client, records: Sequence[Any], history: Sequence[str],
                  files: Sequence[tuple[str, bool]], *, tag: str = "",
                  max_chars: int = 60000) -> Diagnosis:
     """One analyzer call. Raises DiagnosisUnparseable; LLM errors propagate to the caller."""

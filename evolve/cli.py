@@ -11,10 +11,13 @@ import importlib
 import os
 import sys
 
+import duckdb
+
 from inner_loop.errors import UserError
 from inner_loop.llm.types import FatalLLMError
 from inner_loop.redact import redact_text
 from evolve.stop import RunInterrupted
+from evolve.store.db import failure_cause
 
 # Subcommand modules under evolve.commands, in the order `autodata --help` lists them.
 COMMANDS = [
@@ -79,10 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # a full disk, a read-only folder, a corrupt database: one line
-        import duckdb
-
-        from evolve.store.db import failure_cause
-
         cause = failure_cause(exc) if isinstance(exc, (OSError, duckdb.Error)) else None
         if cause is None:
             raise

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from inner_loop.errors import UserError
 from inner_loop.papers import Paper
 from evolve.estimates import Estimate, paired_difference, pass_rate
-from evolve.jobs import run_jobs
+from evolve.jobs import Job, Site, run_jobs
 
 FINAL_FIRST_REPEAT = 100_000
 EVALUATE_FIRST_REPEAT = 150_000
@@ -54,15 +54,13 @@ def top_by_tally(store: Any, k: int) -> list[str]:
     return sorted(scores, key=lambda c: (-scores[c][0], order.get(c, 0)))[:k]
 
 
-def score(ctx: Any, candidates: Sequence[tuple[str, Path]], papers: Sequence[Paper],
+def score(site: Site, candidates: Sequence[tuple[str, Path]], papers: Sequence[Paper],
           repeats: Iterable[int], purpose: str, iteration: int) -> None:
-    """Every (candidate, paper, repeat) episode not yet recorded, run and recorded under `purpose`.
-
-    `ctx` is what `evolve.jobs.run_jobs` needs: store (finished_evaluations, record_episode),
-    client, config, run_dir (episodes work under run_dir/work). BudgetExceeded after the batch."""
+    """Every (candidate, paper, repeat) episode not yet recorded, run and recorded under `purpose`
+    at `site` (`evolve.jobs.Site`). BudgetExceeded after the batch."""
     reps = list(repeats)
-    jobs = [(cid, d, p, r) for cid, d in candidates for p in papers for r in reps]
-    run_jobs(ctx, jobs, purpose, iteration)
+    jobs = [Job(cid, d, p, r) for cid, d in candidates for p in papers for r in reps]
+    run_jobs(site, jobs, purpose, iteration)
 
 
 def outcomes(stores: Sequence[Any], candidate_id: str, purpose: str, paper_ids: Iterable[str],
@@ -72,11 +70,9 @@ def outcomes(stores: Sequence[Any], candidate_id: str, purpose: str, paper_ids: 
     wanted, reps = set(paper_ids), set(repeats)
     seen: dict[tuple[str, int], float] = {}
     for store in stores:
-        for r in store.query(
-                "SELECT paper_id, repeat, accepted FROM evaluations WHERE candidate_id = ? "
-                "AND purpose = ?", [candidate_id, purpose]):
-            if r["paper_id"] in wanted and r["repeat"] in reps:
-                seen[(r["paper_id"], r["repeat"])] = 1.0 if r["accepted"] else 0.0
+        for r in store.outcomes(candidate_id, purpose):
+            if r.paper_id in wanted and r.repeat in reps:
+                seen[(r.paper_id, r.repeat)] = 1.0 if r.passed else 0.0
     out: dict[str, list[float]] = {}
     for (paper, _repeat), value in sorted(seen.items()):
         out.setdefault(paper, []).append(value)

@@ -29,7 +29,8 @@ from evolve.evaluate import (EVALUATE_FIRST_REPEAT, EVALUATE_ITERATION, Candidat
                              check_repeats, results, score, top_by_tally)
 from evolve.progress import best_accepted
 from evolve.repo import HarnessRepo
-from evolve.run import RunLock, budget_left, read_run_config
+from evolve.context import budget_left, read_run_config
+from evolve.lock import RunLock
 from evolve.store import CallBuffer, Store, StoreReader
 
 PURPOSE = "evaluate"
@@ -49,12 +50,13 @@ class EvaluateReport(BaseModel):
     candidates: list[CandidateResult]
 
 
-class _Ctx:
-    """What `evolve.jobs.run_jobs` needs: a store that knows what either database holds."""
+class _Site:
+    """Where evaluate's jobs run (`evolve.jobs.Site`): a store that knows what either database
+    holds; episodes work under `<run>/evaluate/work/`."""
 
     def __init__(self, work: Path, config: Any, writer: Store, others: Sequence[Any],
                  client: LLMClient):
-        self.run_dir, self.config, self.client = work, config, client
+        self.work_dir, self.config, self.client = work / "work", config, client
         self.store = _Stores(writer, others)
         self.executor = open_executor(config.executor)  # where episodes run; recorded here
 
@@ -138,13 +140,13 @@ def evaluate_run(run_dir: Path, spec: str, papers: Sequence[Paper], repeats: int
         calls = CallBuffer(writer, EVALUATE_ITERATION)  # its calls carry iteration -1
         client = LLMClient(config, recorder=calls)
         status = "finished"
-        ctx = _Ctx(run_dir / SIDE_DIR, config, writer, others, client)
+        site = _Site(run_dir / SIDE_DIR, config, writer, others, client)
         try:
-            score(ctx, dirs, papers, reps, PURPOSE, EVALUATE_ITERATION)
+            score(site, dirs, papers, reps, PURPOSE, EVALUATE_ITERATION)
         except BudgetExceeded as exc:
             status = f"stopped: budget ({exc})"
         finally:
-            ctx.executor.close()
+            site.executor.close()
             calls.flush()
             client.close()
         tallies = {c: s for c, (s, _n) in main.candidate_scores().items()}

@@ -12,18 +12,16 @@ difference to the seed (`evolve/estimates.py`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from inner_loop.config import Config
 from inner_loop.errors import UserError
+from evolve.context import RunContext
 from evolve.estimates import METHOD
 from evolve.evaluate import (FINAL_FIRST_REPEAT, CandidateResult, best_of, results, score,
                              top_by_tally)
-
-if TYPE_CHECKING:
-    from evolve.run import RunContext
 
 PURPOSE = "final"
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from inner_loop.harness import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, Manifest
+from inner_loop.llm import Client
 from inner_loop.llm.types import Message, RequestRejected, ToolCall, ToolSpec
 from evolve.analyzer import Diagnosis, history_block, load_evolve_prompt
 
@@ -295,7 +296,7 @@ def _echo(content: str | None, calls: list[ToolCall]) -> Message:
                                for c in calls] or None)
 
 
-def run_implementer(client: Any, workspace: Workspace, diagnosis: Diagnosis,
+def run_implementer(client: Client, workspace: Workspace, diagnosis: Diagnosis,
                     history: Sequence[str], *, max_steps: int = MAX_STEPS,
                     tag: str = "") -> ImplementerResult:
     """Drive the agent until `finish`, a reply without tool calls, or `max_steps` model calls."""

@@ -1,4 +1,4 @@
-"""Episode jobs of the outer loop: one (candidate, harness dir, paper, repeat) run and recorded.
+"""Episode jobs of the outer loop: one `Job` (candidate, harness dir, paper, repeat) run and recorded.
 
 `run_job` runs one episode with the run's client as repeat `repeat` sees it (`RepeatClient`:
 sample indices shifted by repeat × REPEAT_STRIDE, so a repeat is an independent draw) and records
@@ -13,83 +13,115 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from inner_loop.config import Config
 from inner_loop.dispatch import REJECTED
 from inner_loop.episode import EpisodeRecord
+from inner_loop.llm import Client, SharingClient
+from inner_loop.llm.protocol import Messages, ResponseFormat
 from inner_loop.llm.shared import SharedCalls
-from inner_loop.llm.types import BudgetExceeded, FatalLLMError
+from inner_loop.llm.types import BudgetExceeded, FatalLLMError, LLMRequest, LLMResponse, ToolSpec
 from inner_loop.papers import Paper
-from inner_loop.executor import EpisodeJob, LocalExecutor
-from evolve.repo import SEED_ID
-
-if TYPE_CHECKING:
-    from evolve.run import RunContext
+from inner_loop.executor import EpisodeJob, Executor
+from evolve.store import SEED_ID
 
 REPEAT_STRIDE = 10_000  # sample-index shift per repeat (inner-loop indices stay far below it)
 
 
-class RepeatClient:
-    """The run's client as repeat `repeat` of an episode sees it: sample indices shifted."""
+class RepeatClient(Client):
+    """The run's client as repeat `repeat` of an episode sees it: sample indices shifted; with
+    `shared`, a request identical to one sent for another job of the same SharedCalls is sent
+    once."""
 
-    def __init__(self, client: Any, repeat: int, shared: SharedCalls | None = None):
+    def __init__(self, client: SharingClient, repeat: int, shared: SharedCalls | None = None):
         self._client, self._offset, self._shared = client, repeat * REPEAT_STRIDE, shared
         self.config = client.config
         self.sample_offset = self._offset  # the ray executor builds requests on the worker
 
-    def build_request(self, role: str, messages: Any, **kwargs: Any) -> Any:
-        kwargs["sample_index"] = kwargs.get("sample_index", 0) + self._offset
-        return self._client.build_request(role, messages, **kwargs)
+    def build_request(
+        self, role: str, messages: Messages, *, tools: Sequence[ToolSpec] | None = None,
+        response_format: ResponseFormat = "text", json_schema: dict[str, Any] | None = None,
+        sample_index: int = 0,
+    ) -> LLMRequest:
+        return self._client.build_request(
+            role, messages, tools=tools, response_format=response_format,
+            json_schema=json_schema, sample_index=sample_index + self._offset)
 
-    def send(self, request: Any, *, tag: str = "") -> Any:
+    def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         if self._shared is not None:
             return self._shared.send(self._client, request, tag=tag)
         return self._client.send(request, tag=tag)
 
-    def complete(self, role: str, messages: Any, *, tag: str = "", **kwargs: Any) -> Any:
-        return self.send(self.build_request(role, messages, **kwargs), tag=tag)
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to run and record: `candidate_id`'s harness (its files in `harness_dir`) on
+    `paper`, as repeat `repeat`."""
+
+    candidate_id: str
+    harness_dir: Path
+    paper: Paper
+    repeat: int
 
 
-Job = tuple[str, Path, Paper, int]  # (candidate_id, harness dir, paper, repeat)
+class Site(Protocol):
+    """Where jobs run and are recorded: the run (evolve/context.py) or `autodata evaluate`."""
+
+    config: Config
+    client: SharingClient
+    store: Any  # finished_evaluations, record_episode (and query, get_blob with `load`)
+    executor: Executor
+    work_dir: Path  # episode work dirs, removed on resume
 
 
-def run_jobs(ctx: RunContext, jobs: Sequence[Job], purpose: str, iteration: int, *,
-             load: bool = False, config: Any = None,
+def run_jobs(site: Site, jobs: Sequence[Job], purpose: str, iteration: int, *,
+             load: bool = False, config: Config | None = None,
              shared: SharedCalls | None = None) -> list[EpisodeRecord]:
     """Episodes of `jobs`; any (candidate, paper, purpose, repeat) already recorded is skipped.
 
     An episode stopped by the budget is not recorded; BudgetExceeded is raised after the batch.
     With `load`, returns every job's record as stored (fresh or from before a crash)."""
-    workers = max(1, min(ctx.config.inner_loop.concurrency, len(jobs)))
+    workers = max(1, min(site.config.inner_loop.concurrency, len(jobs)))
     with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
-        records = list(pool.map(lambda j: run_job(ctx, j, purpose, iteration, config, shared),
+        records = list(pool.map(lambda j: run_job(site, j, purpose, iteration, config, shared),
                                 jobs))
     raise_stops(records)
-    return [ctx.load_episode(j[0], j[2].id, purpose, j[3]) for j in jobs] if load else []
+    return [load_record(site.store, j, purpose) for j in jobs] if load else []
 
 
-def run_job(ctx: RunContext, job: Job, purpose: str, iteration: int,
-            config: Any = None, shared: SharedCalls | None = None) -> EpisodeRecord | None:
+def load_record(store: Any, job: Job, purpose: str) -> EpisodeRecord:
+    """The episode recorded for `job` under `purpose`."""
+    rows = store.query(
+        "SELECT e.record_blob FROM evaluations v JOIN episodes e USING (episode_id) "
+        "WHERE v.candidate_id = ? AND v.paper_id = ? AND v.purpose = ? AND v.repeat = ?",
+        [job.candidate_id, job.paper.id, purpose, job.repeat])
+    return EpisodeRecord.model_validate_json(store.get_blob(rows[0]["record_blob"]))
+
+
+def run_job(site: Site, job: Job, purpose: str, iteration: int,
+            config: Config | None = None, shared: SharedCalls | None = None
+            ) -> EpisodeRecord | None:
     """One job's episode, recorded; None when it was recorded before (a resumed run).
 
     `shared`: identical requests of the jobs given the same SharedCalls are sent once."""
-    cid, harness_dir, paper, repeat = job
-    if (cid, paper.id, purpose, repeat) in ctx.store.finished_evaluations(cid):
+    cid, paper, repeat = job.candidate_id, job.paper, job.repeat
+    if (cid, paper.id, purpose, repeat) in site.store.finished_evaluations(cid):
         return None
-    executor = getattr(ctx, "executor", None) or LocalExecutor()  # where it runs; recorded here
     tag = f"it{iteration}/{cid}/{purpose}/{paper.id}/r{repeat}"
-    record = executor.run(EpisodeJob(paper, harness_dir, config or ctx.config,
-                                     RepeatClient(ctx.client, repeat, shared),
-                                     ctx.run_dir / "work", "agentic", cid, tag))
+    record = site.executor.run(EpisodeJob(paper, job.harness_dir, config or site.config,
+                                          RepeatClient(site.client, repeat, shared),
+                                          site.work_dir, "agentic", cid, tag))
     if cid == SEED_ID and record.status == "harness_error" and \
             (record.error or "").startswith(REJECTED):  # the trusted seed: the endpoint's fault
         record = record.model_copy(update={"status": "infrastructure", "error": (
             f"infrastructure: the endpoint rejects the seed harness's requests (raise its "
             f"context size or fix the role's parameters, then resume): {record.error}")})
     if record.status not in ("budget", "infrastructure"):  # both are re-run on resume
-        ctx.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
-                                 iteration)
+        site.store.record_episode(record.model_dump(mode="json"), cid, purpose, repeat,
+                                  iteration)
     return record
 
 

@@ -1,4 +1,4 @@
-"""The outer loop: meta-optimisation of the harness (paper §4, design §1).
+"""The outer loop: meta-optimisation of the harness (paper §4).
 
 `iterate` is one iteration and reads like the paper's algorithm: select a parent, run it on a
 train minibatch, analyze, implement, validate, score child and parent, decide, record. `evolve`
@@ -20,72 +20,29 @@ a repeat shifts the sample indices of its episode's calls, so it is an independe
 
 from __future__ import annotations
 
-import hashlib
-import random
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from inner_loop.harness import Manifest, harness_digest, load_harness
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
 from evolve import final
-from evolve.analyzer import DiagnosisUnparseable, history_line, run_analyzer
+from evolve.analyzer import DiagnosisUnparseable, run_analyzer
+from evolve.context import RunContext
 from evolve.implementer import Workspace, list_harness_files, run_implementer
-from evolve.jobs import run_job, run_jobs
+from evolve.jobs import Job, run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
-from evolve.selection import select_parent
-from evolve.validate import (
-    archive_reason, check_changes, check_tree, same_tree, smoke_reason,
-)
-
-if TYPE_CHECKING:
-    from evolve.run import RunContext
+from evolve.selection import View, candidate_id, iteration_rng, select_parent, view_of
+from evolve.store.queries import CandidateStatus, by_paper
+from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
 
 DECIDED = ("invalid", "rejected", "committing", "accepted")
 ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")
 _REFUSED = re.compile(r"\[refused (?:escape|protected) path (.+)\]$")
-
-
-def candidate_id(seed: int, n: int) -> str:
-    return f"c{n:04d}-{hashlib.sha256(f'autodata-candidate:{seed}:{n}'.encode()).hexdigest()[:6]}"
-
-
-def iteration_rng(seed: int, n: int) -> random.Random:
-    digest = hashlib.sha256(f"autodata-iteration:{seed}:{n}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-@dataclass(frozen=True)
-class View:
-    """What iteration n may know: every evaluation and outcome of iterations ≤ `upto`."""
-
-    upto: int
-    accepted: tuple[str, ...]
-    passes: dict[str, list[float]]  # candidate -> pass (1.0) / fail (0.0) per evaluation
-    history: tuple[str, ...]
-
-    def scores(self) -> dict[str, float]:
-        return {c: sum(self.passes[c]) / len(self.passes[c]) for c in self.accepted
-                if self.passes.get(c)}
-
-
-def view_of(ctx: RunContext, upto: int) -> View:
-    passes: dict[str, list[float]] = {}
-    for r in ctx.store.query(
-            "SELECT candidate_id, accepted FROM evaluations WHERE purpose = 'validation' "
-            "AND iteration <= ? ORDER BY candidate_id, paper_id, repeat", [upto]):
-        passes.setdefault(r["candidate_id"], []).append(1.0 if r["accepted"] else 0.0)
-    rows = ctx.store.query("SELECT * FROM iterations WHERE iteration <= ? ORDER BY iteration",
-                           [upto])
-    accepted = ("seed",) + tuple(r["candidate_id"] for r in rows if r["status"] == "accepted")
-    history = tuple(history_line(r["iteration"], r["parent_id"], r["status"], r["summary"],
-                                 r["parent_score"], r["child_score"]) for r in rows)
-    return View(upto, accepted, passes, history)
 
 
 @dataclass
@@ -101,7 +58,7 @@ class Attempt:
     view: View
     manifest: Manifest
     state: str | None = None
-    status: Any = None
+    status: CandidateStatus | None = None
     tree: Path | None = None
     summary: str = ""
 
@@ -122,7 +79,7 @@ class Attempt:
     def scratch(self, ctx: RunContext) -> Path:
         """The candidate's files: the implementer's scratch, or rebuilt from the recorded diff."""
         if self.tree is None:
-            blob = self.status.diff_blob
+            blob = self.status.diff_blob if self.status else None
             diff = ctx.store.get_blob(blob) if blob else None
             self.tree = ctx.repo.scratch(self.parent_sha, self.cid, diff)
         return self.tree
@@ -138,14 +95,16 @@ def iterate(ctx: RunContext, n: int) -> None:
     if a.before("scored"):
         score(ctx, a)  # 6. child and parent on the validation papers
     if not a.decided:
-        decide(ctx, a)  # 7. strict | confident; accepted → commit + ref
-    finish(ctx, a)  # 8. the iteration row: the history line later analyzers read
+        decide(ctx, a)  # 7. strict | confident
+    if a.state == "committing":
+        commit(ctx, a)  # 8. accepted: the commit on its parent's, and its ref
+    finish(ctx, a)  # 9. the iteration row: the history line later analyzers read
 
 
 def select(ctx: RunContext, n: int) -> Attempt:
     ev = ctx.config.evolve
     cid, rng = candidate_id(ctx.config.seed, n), iteration_rng(ctx.config.seed, n)
-    view = view_of(ctx, max(0, n - ev.concurrency))
+    view = view_of(ctx.store, max(0, n - ev.concurrency))
     parent = select_parent(view.scores(), ev.selection_temperature, rng)
     minibatch = rng.sample(ctx.train, min(ev.minibatch, len(ctx.train)))
     smoke_paper = rng.choice(ctx.train)
@@ -160,7 +119,7 @@ def select(ctx: RunContext, n: int) -> Attempt:
 
 def propose(ctx: RunContext, a: Attempt) -> None:
     parent_dir = ctx.repo.checkout(a.parent_sha)
-    jobs = [(a.parent, parent_dir, p, a.n * ctx.config.evolve.repeats) for p in a.minibatch]
+    jobs = [Job(a.parent, parent_dir, p, a.n * ctx.config.evolve.repeats) for p in a.minibatch]
     records = run_jobs(ctx, jobs, "minibatch", a.n, load=True)
     ctx.store.record_candidate_event(a.cid, "proposing")
     files = list_harness_files(parent_dir, a.manifest)
@@ -224,20 +183,20 @@ def _earlier_trees(ctx: RunContext, a: Attempt) -> dict[str, str]:
 def _smoke(ctx: RunContext, a: Attempt, tree: Path) -> str | None:
     one_round = ctx.config.inner_loop.model_copy(update={"max_rounds": 1})
     config = ctx.config.model_copy(update={"inner_loop": one_round})
-    job = (a.cid, ctx.export(a.cid, tree), a.smoke_paper, a.n * ctx.config.evolve.repeats)
+    job = Job(a.cid, ctx.repo.export(a.cid, tree), a.smoke_paper, a.n * ctx.config.evolve.repeats)
     return smoke_reason(run_jobs(ctx, [job], "smoke", a.n, load=True, config=config)[0])
 
 
 def score(ctx: RunContext, a: Attempt) -> None:
     ctx.store.record_candidate_event(a.cid, "scoring")
-    child_dir = ctx.export(a.cid, a.scratch(ctx))
+    child_dir = ctx.repo.export(a.cid, a.scratch(ctx))
     parent_dir = ctx.repo.checkout(a.parent_sha)
     repeats = range(a.n * ctx.config.evolve.repeats, (a.n + 1) * ctx.config.evolve.repeats)
-    child, parent = ([(cid, d, p, r) for p in ctx.validation for r in repeats]
+    child, parent = ([Job(cid, d, p, r) for p in ctx.validation for r in repeats]
                      for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
     shared = SharedCalls() if ctx.config.evolve.share_calls else None  # child ∩ parent
     if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
-        prior = _by_paper(ctx, a.parent, a.view.upto, -1)
+        prior = by_paper(ctx.store.outcomes(a.parent, upto=a.view.upto))
         race(ctx, a.n, child, parent, prior,
              lambda job: run_job(ctx, job, "validation", a.n, shared=shared))
     else:
@@ -246,39 +205,35 @@ def score(ctx: RunContext, a: Attempt) -> None:
     a.refresh(ctx)
 
 
-def _by_paper(ctx: RunContext, candidate: str, upto: int, n: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    for r in ctx.store.query(
-            "SELECT paper_id, accepted FROM evaluations WHERE candidate_id = ? AND purpose = "
-            "'validation' AND (iteration <= ? OR iteration = ?) ORDER BY paper_id, repeat",
-            [candidate, upto, n]):
-        out.setdefault(r["paper_id"], []).append(1.0 if r["accepted"] else 0.0)
-    return out
-
-
 def decide(ctx: RunContext, a: Attempt) -> None:
+    """The child's validation results against the parent's (its view's and this iteration's):
+    rejected, or accepted (the attempt is then `committing`)."""
     ev = ctx.config.evolve
-    child = _by_paper(ctx, a.cid, -1, a.n)
-    parent = _by_paper(ctx, a.parent, a.view.upto, a.n)
+    child = by_paper(ctx.store.outcomes(a.cid, iteration=a.n))
+    parent = by_paper(ctx.store.outcomes(a.parent, upto=a.view.upto, iteration=a.n))
     d = policy_decide(ev.acceptance, child, parent, ev.confidence)
-    if not d.accepted:
-        ctx.store.record_decision(a.cid, "rejected", d.detail, d.policy, d.child_mean,
-                                  d.parent_mean)
-    else:
-        ctx.store.record_decision(a.cid, "accepted", d.detail, d.policy, d.child_mean,
-                                  d.parent_mean)
-        sha = ctx.repo.commit_candidate(a.scratch(ctx), a.parent_sha, a.cid, a.n,
-                                        d.child_mean, a.summary)
-        if harness_digest(ctx.repo.checkout(sha)) != harness_digest(a.scratch(ctx)):
-            raise RuntimeError(f"{a.cid}: commit {sha} does not hold the validated files")
-        ctx.store.record_commit(a.cid, sha)
+    ctx.store.record_decision(a.cid, "accepted" if d.accepted else "rejected", d.detail,
+                              d.policy, d.child_mean, d.parent_mean)
     ctx.log.info("iteration %d: %s %s: %s", a.n, a.cid,
                  "accepted" if d.accepted else "rejected", d.detail)
     a.refresh(ctx)
 
 
+def commit(ctx: RunContext, a: Attempt) -> None:
+    """The accepted child committed on its parent's commit, checked to hold the validated
+    files, then recorded (DuckDB's `committing` comes before the commit, `accepted` after)."""
+    assert a.status is not None
+    sha = ctx.repo.commit_candidate(a.scratch(ctx), a.parent_sha, a.cid, a.n,
+                                    a.status.child_mean, a.summary)
+    if harness_digest(ctx.repo.checkout(sha)) != harness_digest(a.scratch(ctx)):
+        raise RuntimeError(f"{a.cid}: commit {sha} does not hold the validated files")
+    ctx.store.record_commit(a.cid, sha)
+    a.refresh(ctx)
+
+
 def finish(ctx: RunContext, a: Attempt) -> None:
     s = a.status
+    assert s is not None
     summary = a.summary or "-"
     if s.status == "invalid":
         summary = f"{summary} (invalid: {s.reason})"
@@ -286,7 +241,7 @@ def finish(ctx: RunContext, a: Attempt) -> None:
     ctx.store.record_iteration(a.n, a.cid, a.parent, s.status, summary, parent_score,
                                s.child_mean)
     ctx.repo.remove_scratch(a.cid)
-    ctx.drop_export(a.cid)
+    ctx.repo.drop_export(a.cid)
     if s.status == "accepted":
         ctx.point_main()
     ctx.iteration_done(a.n, a.cid, s.status)
@@ -295,7 +250,7 @@ def finish(ctx: RunContext, a: Attempt) -> None:
 def score_seed(ctx: RunContext) -> None:
     """The seed harness (candidate `seed`, iteration 0) on the validation papers."""
     seed_dir = ctx.repo.checkout(ctx.repo.seed_sha)
-    jobs = [("seed", seed_dir, p, r) for p in ctx.validation
+    jobs = [Job("seed", seed_dir, p, r) for p in ctx.validation
             for r in range(ctx.config.evolve.repeats)]
     run_jobs(ctx, jobs, "validation", 0)
 

@@ -28,12 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from evolve.jobs import raise_stops, stopped
-
-if TYPE_CHECKING:
-    from evolve.run import RunContext
+from evolve.context import RunContext
+from evolve.jobs import Job, raise_stops, stopped
 
 
 def hopeless(child_passes: int, child_left: int, child_total: int, parent_passes: int,
@@ -42,27 +40,26 @@ def hopeless(child_passes: int, child_left: int, child_total: int, parent_passes
     return Fraction(child_passes + child_left, child_total) <= Fraction(parent_passes, parent_total)
 
 
-def passes(ctx: RunContext, candidate: str, iteration: int) -> dict[tuple[str, int], bool]:
-    """{(paper, repeat): accepted} of a candidate's validation evaluations at `iteration`."""
-    return {(r["paper_id"], r["repeat"]): bool(r["accepted"]) for r in ctx.store.query(
-        "SELECT paper_id, repeat, accepted FROM evaluations WHERE candidate_id = ? AND "
-        "purpose = 'validation' AND iteration = ?", [candidate, iteration])}
+def passes(store: Any, candidate: str, iteration: int) -> dict[tuple[str, int], bool]:
+    """{(paper, repeat): passed} of a candidate's validation evaluations at `iteration`."""
+    return {(r.paper_id, r.repeat): r.passed
+            for r in store.outcomes(candidate, iteration=iteration)}
 
 
-def hardest_first(jobs: Sequence[Any], prior: dict[str, list[float]]) -> list[Any]:
+def hardest_first(jobs: Sequence[Job], prior: dict[str, list[float]]) -> list[Job]:
     """Jobs on the papers the parent passed least often before first (stable).
 
     For the child these are the papers it most likely fails (a lost race shows early); for both
     they are the longest episodes (a failed episode uses every round), so starting them first
     leaves short episodes for the end of the scoring and its tail at the endpoint is short."""
-    def rate(job: Any) -> float:
-        seen = prior.get(job[2].id)
+    def rate(job: Job) -> float:
+        seen = prior.get(job.paper.id)
         return sum(seen) / len(seen) if seen else 1.0
     return sorted(jobs, key=rate)
 
 
-def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
-         prior: dict[str, list[float]], run: Callable[[Any], Any]) -> int:
+def race(ctx: RunContext, n: int, child: Sequence[Job], parent: Sequence[Job],
+         prior: dict[str, list[float]], run: Callable[[Job], Any]) -> int:
     """Score parent, then child (a rolling window); returns how many child episodes were skipped.
 
     `prior`: the parent's earlier validation results by paper. `run(job)` runs and records one
@@ -82,11 +79,11 @@ def race(ctx: RunContext, n: int, child: Sequence[Any], parent: Sequence[Any],
                 if stopped(child_f[k].result()) or any(stopped(f.result()) for f in parent_f):
                     break
                 if p is None:  # the parent's final tally: every parent episode is in
-                    got_p = passes(ctx, parent[0][0], n)
-                    p = int(sum(earlier)) + sum(got_p.get((j[2].id, j[3]), False)
+                    got_p = passes(ctx.store, parent[0].candidate_id, n)
+                    p = int(sum(earlier)) + sum(got_p.get((j.paper.id, j.repeat), False)
                                                 for j in parent)
-                got_c = passes(ctx, child[0][0], n)
-                c = sum(got_c.get((j[2].id, j[3]), False) for j in child[:k + 1])
+                got_c = passes(ctx.store, child[0].candidate_id, n)
+                c = sum(got_c.get((j.paper.id, j.repeat), False) for j in child[:k + 1])
                 if hopeless(c, len(child) - k - 1, len(child), p, total_parent):
                     skipped = len(child) - i
                     ctx.log.info("iteration %d: racing skipped %d of %d child episodes", n,

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import git
 from pydantic import BaseModel, ConfigDict, Field
 
-from evolve.repo import REF_PREFIX, SEED_ID, HarnessRepo, _raw
+from evolve.changes import run_git
+from evolve.repo import REF_PREFIX, SEED_ID, HarnessRepo
 from inner_loop.errors import UserError
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def check_objects(repo: HarnessRepo, recorded: dict[str, str]) -> None:
     g = repo._git
     for candidate_id, sha in sorted(recorded.items()):
         try:
-            _raw(g, "rev-list", "--objects", "--quiet", sha)  # walks commit, trees and blobs
+            run_git(g, "rev-list", "--objects", "--quiet", sha)  # walks commit, trees and blobs
         except git.GitCommandError as exc:
             what = "its commit" if _missing_commit(g, sha) else "an object of its files"
             raise RepairRefused(
@@ -146,7 +147,7 @@ def check_objects(repo: HarnessRepo, recorded: dict[str, str]) -> None:
 
 def _missing_commit(g: git.Git, sha: str) -> bool:
     try:
-        _raw(g, "cat-file", "-e", sha + "^{commit}")
+        run_git(g, "cat-file", "-e", sha + "^{commit}")
         return False
     except git.GitCommandError:
         return True
@@ -173,13 +174,13 @@ def restore_refs(repo: HarnessRepo, recorded: dict[str, str], report: RepairRepo
     if not index.is_file() or report.main_fixed or report.head_fixed or not _index_ok(g):
         if index.exists() and not _index_ok(g):
             _set_aside(repo.path / ".git", index, report)
-        _raw(g, "reset", "-q", "--hard", "refs/heads/main")
+        run_git(g, "reset", "-q", "--hard", "refs/heads/main")
         report.index_rebuilt = True
 
 
 def _index_ok(g: git.Git) -> bool:
     try:
-        _raw(g, "ls-files", "--stage")
+        run_git(g, "ls-files", "--stage")
         return True
     except git.GitCommandError:
         return False

@@ -17,10 +17,16 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from evolve.run import RunContext
+from inner_loop.llm.client import LLMClient
+
+
+class Stoppable(Protocol):
+    """What a signal stops: the run's client (no new model call) and the run's stop reason."""
+
+    client: LLMClient
+    stop_reason: str | None
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -42,7 +48,7 @@ class Stopper:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
         self.signum: int | None = None
-        self.ctx: RunContext | None = None
+        self.ctx: Stoppable | None = None
         self._old: dict[int, Any] = {}
 
     @property
@@ -58,12 +64,12 @@ class Stopper:
         if self.ctx is not None:
             self._stop(self.ctx)
 
-    def _stop(self, ctx: RunContext) -> None:
+    def _stop(self, ctx: Stoppable) -> None:
         ctx.client.accounting.stop(f"stopped by {self.name}")
         if ctx.stop_reason is None:
             ctx.stop_reason = f"signal: {self.name}"
 
-    def attach(self, ctx: RunContext) -> None:
+    def attach(self, ctx: Stoppable) -> None:
         """The run's context: a signal from now on stops its client (one before, at once)."""
         self.ctx = ctx
         if self.signum is not None:

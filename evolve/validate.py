@@ -1,4 +1,4 @@
-"""Validate a candidate before any validation paper is spent on it (design §3).
+"""Validate a candidate before any validation paper is spent on it.
 
 `check_tree` runs first, on the scratch folder before git hashes anything: from `lstat` only, no
 symlink, hard link or special file, no file name that is not UTF-8, at most MAX_FILES files and
@@ -17,7 +17,7 @@ accepted candidate is committed, the loop checks the commit's files are the vali
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from inner_loop.episode import EpisodeRecord
@@ -122,12 +122,3 @@ def smoke_reason(record: EpisodeRecord) -> str | None:
     if what is None:
         return None
     return f"smoke episode: {what}: {' '.join(str(record.error or '').split())[:300]}"
-
-
-def validate_candidate(root: Path, manifest: Manifest, changes: Sequence[ChangedPath],
-                       smoke: Callable[[Path], EpisodeRecord]) -> str | None:
-    """Static checks, then `smoke(root)` (runs one episode, returns its EpisodeRecord)."""
-    reason = check_changes(root, manifest, changes)
-    if reason:
-        return reason
-    return smoke_reason(smoke(root))

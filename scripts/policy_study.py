@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 from inner_loop.config import load_config  # noqa: E402
 from inner_loop.papers import select_papers  # noqa: E402
 from evolve.evaluate_run import evaluate_run  # noqa: E402
-from evolve.run import RunSettings, read_run_config, resume_run, start_run  # noqa: E402
+from evolve.context import RunSettings, read_run_config  # noqa: E402
+from evolve.run import resume_run, start_run  # noqa: E402
 from evolve.store import StoreReader  # noqa: E402
 from evolve.progress import best_accepted  # noqa: E402
 

@@ -29,7 +29,8 @@ import pytest
 from inner_loop.config import load_config
 from inner_loop.llm.types import FatalLLMError
 from evolve.implementer import MAX_ARGUMENT_CHARS
-from evolve.run import RunSettings, resume_run, start_run
+from evolve.context import RunSettings
+from evolve.run import resume_run, start_run
 from evolve.store import StoreReader
 
 from scripted_endpoint import Reject, ScriptedEndpoint, Tools

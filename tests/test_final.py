@@ -11,8 +11,9 @@ from inner_loop.errors import UserError
 from evolve import final
 from evolve.cli import main
 from evolve.evaluate import FINAL_FIRST_REPEAT
-from evolve.progress import RunSummary
-from evolve.run import RunSettings, start_run
+from evolve.summary import RunSummary
+from evolve.context import RunSettings
+from evolve.run import start_run
 from evolve.store import StoreReader
 
 SETS = ["seed=2", "evolve.iterations=1", "evolve.minibatch=1", "inner_loop.max_rounds=1",

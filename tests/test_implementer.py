@@ -141,7 +141,7 @@ from inner_loop.llm.client import LLMClient  # noqa: E402
 from evolve.analyzer import Diagnosis  # noqa: E402
 from evolve.implementer import run_implementer  # noqa: E402
 from evolve.repo import HarnessRepo  # noqa: E402
-from evolve.run import SEED_HARNESS  # noqa: E402
+from evolve.context import SEED_HARNESS  # noqa: E402
 
 
 def diagnosis(change: str, target: str = "prompts/challenger.md") -> Diagnosis:

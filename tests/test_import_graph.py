@@ -37,6 +37,8 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("evolve.bench", "json"): "bench engineer's file",
     ("evolve.bench", "inner_loop.papers"): "bench engineer's file",
     ("evolve.cost_cache", "evolve.store"): "cache engineer's file",
+    ("evolve.cost_cache", "argparse"): "cache engineer's file",
+    ("evolve.store.texts", "evolve.store.records"): "records engineer's file (circle)",
     ("evolve.reports.watch", "evolve.reports.report"): "start-up time: matplotlib",
     ("evolve.reports.runs", "evolve.final"): "circle",
     ("evolve.reports.lineage", "evolve.final"): "circle",
@@ -46,6 +48,7 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
 # Import circles left, each as the sorted set of its modules -> why.
 CYCLES_ALLOWED: dict[frozenset[str], str] = {
     frozenset({"evolve.store.journal", "evolve.store.writer"}): "journal names Store for typing",
+    frozenset({"evolve.store.records", "evolve.store.texts"}): "records engineer's file",
 }
 
 # Files over MAX_LINES -> why.

@@ -15,9 +15,10 @@ import pytest
 
 from inner_loop.config import load_config
 from evolve.cli import main
-from evolve.loop import candidate_id, iteration_rng
+from evolve.selection import candidate_id, iteration_rng
 from evolve.repo import HarnessRepo
-from evolve.run import RunSettings, read_run_config, resume_run, start_run
+from evolve.context import RunSettings, read_run_config
+from evolve.run import resume_run, start_run
 from evolve.store import StoreReader
 
 RUN_SETS = ["seed=2", "evolve.iterations=5", "evolve.minibatch=1", "inner_loop.max_rounds=3",

@@ -12,7 +12,8 @@ import pytest
 
 from inner_loop.config import load_config
 from evolve.cli import main
-from evolve.run import RunSettings, make_run_config, prepare_run_dir
+from evolve.context import RunSettings, make_run_config
+from evolve.run import prepare_run_dir
 from evolve.store import Store
 from evolve.store.db import failure_cause
 

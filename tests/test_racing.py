@@ -8,7 +8,8 @@ import pytest
 
 from inner_loop.config import load_config
 from evolve.racing import hopeless
-from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
+from evolve.context import RunSettings, read_run_config, write_json
+from evolve.run import resume_run, start_run
 from evolve.store import StoreReader
 
 # Two iterations that both start from the seed (concurrency 2), one episode per racing batch;

@@ -22,7 +22,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noq
 
 from evolve.cli import main  # noqa: E402
 from evolve.repo import HarnessRepo  # noqa: E402
-from evolve.run import RunSettings, start_run  # noqa: E402
+from evolve.context import RunSettings  # noqa: E402
+from evolve.run import start_run  # noqa: E402
 from evolve.store import StoreReader  # noqa: E402
 from inner_loop.config import load_config  # noqa: E402
 from inner_loop.generate import default_harness_dir, run_generate  # noqa: E402

@@ -12,7 +12,8 @@ import pytest
 
 from inner_loop.config import load_config
 from inner_loop.errors import UserError
-from evolve.run import RunSettings, default_run_dir, make_run_config, prepare_run_dir
+from evolve.context import RunSettings, make_run_config
+from evolve.run import default_run_dir, prepare_run_dir
 
 
 def test_two_runs_of_one_second_claim_two_folders(tmp_path: Path, monkeypatch):

@@ -16,7 +16,8 @@ import pytest
 from inner_loop.config import load_config
 from inner_loop.roles import ROLES
 from inner_loop.sim.server import SimServer
-from evolve.run import RunSettings, start_run
+from evolve.context import RunSettings
+from evolve.run import start_run
 from evolve.store import StoreReader
 
 from test_loop import attempt_facts

@@ -16,7 +16,8 @@ import pytest
 
 from inner_loop.config import load_config
 from evolve.cli import main
-from evolve.run import RunSettings, make_run_config, prepare_run_dir, start_run
+from evolve.context import RunSettings, make_run_config
+from evolve.run import prepare_run_dir, start_run
 from evolve.store import Store
 
 SMALL = ["--set", "evolve.iterations=1", "--set", "evolve.minibatch=1", "--set",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from evolve.repair import RepairRefused, open_harness
+from evolve.reconcile import reconcile
 from evolve.repo import REF_PREFIX, HarnessRepo
 from evolve.store import Store
 from inner_loop.errors import UserError
@@ -49,7 +50,7 @@ def template(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     with Store.open(run_dir, create=True) as store:
         repo, _ = open_harness(run_dir, store, SEED, "run-1")
         store.record_run("run-1", "{}", repo.tree_sha(repo.seed_sha), True)
-        repo.reconcile(store)
+        reconcile(repo, store)
         accept(repo, store, "c1", 1, "seed")
         c2 = accept(repo, store, "c2", 2, "c1")
         repo.point_main(c2)
@@ -69,7 +70,7 @@ def run(template, tmp_path: Path):
 
 def reopen(run_dir: Path, store: Store):
     repo, report = open_harness(run_dir, store, SEED, "run-1")
-    repo.reconcile(store)
+    reconcile(repo, store)
     return repo, report
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from evolve.reconcile import reconcile
 from evolve.repo import REF_PREFIX, HarnessRepo, check_candidate_id
 from evolve.store import Store
 from inner_loop.errors import UserError
@@ -257,7 +258,7 @@ def test_reconcile_completes_a_commit_made_before_the_crash(run):
     repo, store = run
     scratch, parent = scored_candidate(repo, store, "c1", 1, decision="accepted")
     sha = repo.commit_candidate(scratch, parent, "c1", 1, 0.6)  # crash before record_commit
-    report = repo.reconcile(store)
+    report = reconcile(repo, store)
     assert report.completed == ["c1"] and not report.recommitted
     assert store.attempt_states()["c1"] == "accepted" and store.candidate_status("c1").commit_sha == sha
     assert len(all_subjects(repo)) == 2
@@ -267,7 +268,7 @@ def test_reconcile_recommits_from_the_recorded_diff_when_the_commit_was_lost(run
     repo, store = run
     scratch, _ = scored_candidate(repo, store, "c1", 1, decision="accepted")
     expected = (scratch / PROMPT).read_text()  # crash after `committing`, before git commit
-    report = repo.reconcile(store)
+    report = reconcile(repo, store)
     assert report.recommitted == ["c1"] and report.removed_scratch == ["c1"]
     sha = repo.ref_sha("c1")
     assert store.candidate_status("c1").commit_sha == sha and store.attempt_states()["c1"] == "accepted"
@@ -280,7 +281,7 @@ def test_reconcile_deletes_a_ref_without_a_committing_event(run):
     scratch, parent = scored_candidate(repo, store, "c1", 1)  # scored, never decided
     sha = repo.commit_candidate(scratch, parent, "c1", 1, 0.6)
     repo.point_main(sha)
-    report = repo.reconcile(store)
+    report = reconcile(repo, store)
     assert report.deleted_refs == ["c1"] and repo.ref_sha("c1") is None
     assert repo.main_sha() == repo.seed_sha
     assert [c.candidate_id for c in repo.accepted_commits()] == ["seed"]
@@ -293,12 +294,12 @@ def test_reconcile_restores_the_ref_of_an_accepted_candidate(run):
     sha = repo.commit_candidate(scratch, parent, "c1", 1, 0.6)
     store.record_commit("c1", sha)
     repo.delete_ref("c1")
-    assert repo.reconcile(store).restored_refs == ["c1"] and repo.ref_sha("c1") == sha
+    assert reconcile(repo, store).restored_refs == ["c1"] and repo.ref_sha("c1") == sha
 
 
 def test_reconcile_records_a_seed_missing_from_the_database(repo, tmp_path):
     with Store.open(repo.run_dir, create=True) as store:
-        assert repo.reconcile(store).seed_recorded
+        assert reconcile(repo, store).seed_recorded
         assert store.candidate_status("seed").commit_sha == repo.seed_sha
 
 
@@ -307,8 +308,8 @@ def test_reconcile_of_a_consistent_run_changes_nothing(run):
     scratch, parent = scored_candidate(repo, store, "c1", 1, decision="accepted")
     store.record_commit("c1", repo.commit_candidate(scratch, parent, "c1", 1, 0.6))
     scored_candidate(repo, store, "c2", 2, parent="c1", decision="rejected")
-    repo.reconcile(store)
-    report = repo.reconcile(store)
+    reconcile(repo, store)
+    report = reconcile(repo, store)
     assert report.model_dump() == {"seed_recorded": False, "completed": [], "recommitted": [],
                                    "restored_refs": [], "deleted_refs": [], "removed_scratch": []}
     assert sorted(repo.candidate_refs()) == ["c1", "seed"]
@@ -320,4 +321,4 @@ def test_reconcile_refuses_a_ref_that_disagrees_with_the_database(run):
     store.record_commit("c1", repo.commit_candidate(scratch, parent, "c1", 1, 0.6))
     git(repo.path, "update-ref", REF_PREFIX + "c1", repo.seed_sha)
     with pytest.raises(UserError, match="changed by hand"):
-        repo.reconcile(store)
+        reconcile(repo, store)

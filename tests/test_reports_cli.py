@@ -13,7 +13,8 @@ import pytest
 
 from evolve.cli import main
 from evolve.repo import HarnessRepo
-from evolve.run import RunSettings, make_run_config, prepare_run_dir
+from evolve.context import RunSettings, make_run_config
+from evolve.run import prepare_run_dir
 from evolve.store import Store
 from inner_loop.config import load_config
 from inner_loop.episode import EpisodeRecord, RoundRecord
@@ -349,7 +350,7 @@ def test_a_bad_id_is_one_line_and_exit_1(run, tmp_path, capsys, argv):
 
 WRITER = textwrap.dedent("""
     import sys
-    from evolve.run import RunLock
+    from evolve.lock import RunLock
     from evolve.store import Store
     lock = RunLock(sys.argv[1]); lock.acquire()
     store = Store.open(sys.argv[1], snapshot_interval_s=0.05)

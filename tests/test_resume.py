@@ -19,7 +19,9 @@ import pytest
 from inner_loop.config import load_config
 from evolve.cli import main
 from evolve.repo import HarnessRepo
-from evolve.run import RunHeld, RunLock, make_run_config, prepare_run_dir
+from evolve.context import make_run_config
+from evolve.lock import RunHeld, RunLock
+from evolve.run import prepare_run_dir
 from evolve.store import StoreReader
 
 from test_loop import RUN_SETS, SETTINGS, attempt_facts, rows

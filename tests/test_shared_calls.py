@@ -14,7 +14,8 @@ from inner_loop.config import load_config
 from inner_loop.llm.client import LLMClient
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded
-from evolve.run import RunSettings, start_run
+from evolve.context import RunSettings
+from evolve.run import start_run
 from evolve.store import StoreReader
 
 MESSAGES = [{"role": "user", "content": "Summarise the paper's main claim."}]

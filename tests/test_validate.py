@@ -14,7 +14,8 @@ from harness_fixtures import MINIMAL_MANIFEST
 
 from inner_loop.episode import EpisodeRecord
 from inner_loop.harness import MAX_FILES, Manifest
-from evolve.repo import ChangedPath, HarnessRepo
+from evolve.changes import ChangedPath
+from evolve.repo import HarnessRepo
 from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
 
 MANIFEST = MINIMAL_MANIFEST

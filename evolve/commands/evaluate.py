@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from inner_loop.errors import UserError
 from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
 from inner_loop.papers import Paper, load_papers, select_papers
 from evolve.commands.runs import add_results_option
+from evolve.context import read_run_config
+from evolve.evaluate_run import EvaluateReport, evaluate_run
 from evolve.reports.runs import resolve_run
-
-if TYPE_CHECKING:
-    from evolve.evaluate_run import EvaluateReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,9 +69,6 @@ def choose_papers(args: argparse.Namespace, settings: object) -> list[Paper]:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from evolve.evaluate_run import evaluate_run
-    from evolve.run import read_run_config
-
     run_dir = resolve_run(args.run, args.results)
     rc = read_run_config(run_dir)
     require_api_keys(rc.config)

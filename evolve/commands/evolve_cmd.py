@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from inner_loop.config import ConfigError, load_config
 from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
-from evolve.run import RunSettings
+from evolve.context import RunSettings, read_run_config
+from evolve.run import resume_run, start_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,8 +82,6 @@ def split_overrides(args: argparse.Namespace) -> tuple[list[str], dict[str, obje
 
 
 def evolve_command(args: argparse.Namespace) -> int:
-    from evolve.run import start_run
-
     config_sets, run_sets = split_overrides(args)
     config = load_config(args.config, config_sets)
     try:
@@ -99,8 +98,6 @@ def evolve_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from evolve.run import read_run_config, resume_run
-
     config = read_run_config(Path(args.run_dir)).config
     require_api_keys(config)  # one line before any work
     require_executor(config.executor.model_copy(update={"kind": args.executor or

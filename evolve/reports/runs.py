@@ -26,7 +26,8 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from evolve.progress import best_accepted
-from evolve.run import CONFIG_FILE, LOCK_FILE, _alive
+from evolve.lock import alive
+from evolve.paths import CONFIG_FILE, LOCK_FILE
 from evolve.store import DB_NAME, SNAPSHOT_NAME, StoreReader
 from evolve.store.db import failure_cause
 from inner_loop.errors import UserError
@@ -97,7 +98,7 @@ def lock_alive(run_dir: Path) -> bool:
     except (FileNotFoundError, json.JSONDecodeError):
         return False
     pid = owner.get("pid")
-    return isinstance(pid, int) and _alive(pid, owner.get("start"))
+    return isinstance(pid, int) and alive(pid, owner.get("start"))
 
 
 def run_status(run_dir: Path, last_event: str | None, detail: str = "") -> str:

@@ -27,7 +27,6 @@ from typing import Any
 import duckdb
 
 from evolve.store import queries
-from evolve.store import texts as stored_texts
 from evolve.store.migrate import check_version, latest_version
 from inner_loop.errors import UserError
 
@@ -154,6 +153,10 @@ class Reads:
     def scores_by_paper(self, candidate_id: str, purpose: str = "validation") -> dict[str, list[int]]:
         return self._read(queries.scores_by_paper, candidate_id, purpose)
 
+    def outcomes(self, candidate_id: str | None = None, purpose: str = "validation",
+                 upto: int | None = None, iteration: int | None = None) -> list[queries.Outcome]:
+        return self._read(queries.outcomes, candidate_id, purpose, upto, iteration)
+
     def attempt_states(self) -> dict[str, str]:
         return self._read(queries.attempt_states)
 
@@ -176,17 +179,7 @@ class Reads:
         return self._read(queries.finished_evaluations, candidate_id)
 
     def get_blob(self, sha256: str) -> str:
-        """The whole text of a blob, its segments reassembled (evolve/store/texts.py)."""
-        return self._read(stored_texts.read_blob, sha256)
-
-    def get_blobs(self, shas: list[str]) -> dict[str, str]:
-        """sha256 -> whole text for many blobs in two queries; hashes not stored are left out."""
-        return self._read(stored_texts.read_blobs, shas)
-
-    def footprint(self) -> dict[str, Any]:
-        """What the records weigh: bytes of every blob as written and as kept (each segment
-        once), the database file's bytes, and each per episode (texts.footprint)."""
-        return self._read(stored_texts.footprint, getattr(self, "path", None))
+        return self._read(queries.get_blob, sha256)
 
     def run_info(self) -> dict | None:
         return self._read(queries.run_info)

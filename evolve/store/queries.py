@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 import duckdb
 from pydantic import BaseModel, ConfigDict
@@ -54,16 +56,58 @@ def candidate_scores(con: duckdb.DuckDBPyConnection, accepted_only: bool = False
     return {cid: (rate, n) for cid, rate, n in con.execute(sql + " ORDER BY candidate_id").fetchall()}
 
 
+class Outcome(NamedTuple):
+    """One evaluation as the outer loop reads it: did the candidate's episode pass."""
+
+    candidate_id: str
+    paper_id: str
+    repeat: int
+    passed: bool
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, candidate_id: str | None = None,
+             purpose: str = "validation", upto: int | None = None,
+             iteration: int | None = None) -> list[Outcome]:
+    """The evaluations under `purpose`, by candidate, paper and repeat: of one candidate (or all);
+    paid for by iterations <= `upto` or by iteration `iteration` (neither given: by any).
+
+    The one place evaluations become pass lists: the view an iteration selects from, the scores
+    its decision compares, racing's tallies and the re-evaluations all read them here."""
+    sql = "SELECT candidate_id, paper_id, repeat, accepted FROM evaluations WHERE purpose = ?"
+    params: list = [purpose]
+    if candidate_id is not None:
+        sql += " AND candidate_id = ?"
+        params.append(candidate_id)
+    paid = [(c, v) for c, v in (("iteration <= ?", upto), ("iteration = ?", iteration))
+            if v is not None]
+    if paid:
+        sql += " AND (" + " OR ".join(c for c, _ in paid) + ")"
+        params += [v for _, v in paid]
+    rows = con.execute(sql + " ORDER BY candidate_id, paper_id, repeat", params).fetchall()
+    return [Outcome(c, p, r, bool(a)) for c, p, r, a in rows]
+
+
+def by_candidate(rows: Iterable[Outcome]) -> dict[str, list[float]]:
+    """candidate_id -> pass (1.0) / fail (0.0) per evaluation, in the rows' order."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r.candidate_id, []).append(1.0 if r.passed else 0.0)
+    return out
+
+
+def by_paper(rows: Iterable[Outcome]) -> dict[str, list[float]]:
+    """paper_id -> pass (1.0) / fail (0.0) per evaluation, in the rows' order."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r.paper_id, []).append(1.0 if r.passed else 0.0)
+    return out
+
+
 def scores_by_paper(con: duckdb.DuckDBPyConnection, candidate_id: str,
                     purpose: str = "validation") -> dict[str, list[int]]:
     """paper_id -> the candidate's pass (1) / fail (0) per repeat, in repeat order."""
-    out: dict[str, list[int]] = {}
-    for paper_id, accepted in con.execute(
-        "SELECT paper_id, accepted FROM evaluations WHERE candidate_id = ? AND purpose = ? "
-        "ORDER BY paper_id, repeat", [candidate_id, purpose],
-    ).fetchall():
-        out.setdefault(paper_id, []).append(int(accepted))
-    return out
+    return {p: [int(x) for x in xs]
+            for p, xs in by_paper(outcomes(con, candidate_id, purpose)).items()}
 
 
 def attempt_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
