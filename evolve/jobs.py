@@ -11,6 +11,7 @@ except for the seed harness, the trusted baseline: there it is the endpoint's (`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def load_record(store: Any, job: Job, purpose: str) -> EpisodeRecord:
         "SELECT e.record_blob FROM evaluations v JOIN episodes e USING (episode_id) "
         "WHERE v.candidate_id = ? AND v.paper_id = ? AND v.purpose = ? AND v.repeat = ?",
         [job.candidate_id, job.paper.id, purpose, job.repeat])
-    return EpisodeRecord.model_validate_json(store.get_blob(rows[0]["record_blob"]))
+    # json.loads first: a stored record may escape a lone surrogate (evolve/store/records.py)
+    return EpisodeRecord.model_validate(json.loads(store.get_blob(rows[0]["record_blob"])))
 
 
 def run_job(site: Site, job: Job, purpose: str, iteration: int,

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from evolve.jobs import Job, load_record
 from evolve.reports import export as export_mod
 from evolve.reports import log as log_mod
 from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
@@ -62,6 +63,19 @@ def test_a_real_episode_record_round_trips_field_for_field(tmp_path, episodes):
                 for r in episodes] == ids  # the same episode_id: nothing recorded twice
         seen = texts.footprint(store._con)
         assert seen["stored_bytes"] < seen["logical_bytes"]
+
+
+def test_a_record_quoting_a_lone_surrogate_is_read_back_exactly_for_the_analyzer(tmp_path, episodes):
+    paper = select_papers(subset="validation", limit=1)[0]
+    record = episodes[0].model_copy(deep=True)
+    assert record.paper_id == paper.id and record.rounds
+    record.rounds[0].challenger_raw = "reply \ud800 with a lone surrogate " * 40
+    record.transcript.append({"op": "log", "args": {"message": "\udfff"}})
+    with Store.open(tmp_path, create=True) as store:
+        store.record_run("r", "{}", "t", True)
+        store.record_episode(record.model_dump(mode="json"), "seed", "validation", 0, 1)
+        back = load_record(store, Job("seed", REPO / "harness", paper, 0), "validation")
+    assert back == record and render_transcripts([back]) == render_transcripts([record])
 
 
 def old_layout_copy(run: Path, dest: Path) -> Path:
