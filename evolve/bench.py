@@ -35,6 +35,10 @@ from inner_loop.config import Config, load_config
 from inner_loop.roles import ROLES
 from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
 from evolve.store import StoreReader
+from evolve.bench_figures import (  # noqa: F401 — marginal, calls_of: importable from here
+    busy_calls, calls_of, decisions, episodes_of, figures, marginal, sdk_baseline, store_bytes,
+    usd_of,
+)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class BenchSettings:
     economy_sets: tuple[str, ...] = ("seed=1", "inner_loop.max_rounds=6",
                                      "inner_loop.concurrency=4")
     resume_iterations: int = 1
+    sdk_calls: int = 400  # the bare openai client's identical requests, per overhead pair
     max_rounds: int = 2
     seed: int = 2
 
@@ -68,6 +73,7 @@ class BenchResult:
     scaling: list[dict[str, Any]] = field(default_factory=list)
     economy: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
+    figures: dict[str, Any] = field(default_factory=dict)  # evolve/bench_figures.py
 
 
 class SimProcess:
@@ -123,26 +129,20 @@ def split_file(folder: Path, papers: int) -> Path:
     return path
 
 
-def calls_of(run_dir: Path, where: str = "TRUE") -> dict[str, Any]:
-    with StoreReader.open(run_dir) as r:
-        row = r.query(
-            "SELECT count(*) AS calls, coalesce(sum(input_tokens + output_tokens), 0) AS tokens, "
-            "min(epoch(started_at)) AS t0, max(epoch(started_at) + duration_ms / 1000) AS t1 "
-            f"FROM llm_calls WHERE NOT cached AND {where}")[0]
-    return {k: (float(v) if v is not None else 0.0) for k, v in row.items()}
-
-
 MAX_SCALING_PAPERS = 50  # more validation episodes than this: the same papers, more repeats
 
 
 def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight: int,
-            latency_ms: float, cap: int, iterations: int = 0) -> dict[str, Any]:
+            latency_ms: float, cap: int, iterations: int = 0,
+            sdk_calls: int = 0) -> dict[str, Any]:
     """A run against a sim-serve subprocess and its figures: the seed's scoring
     (`iterations` 0), or also `iterations` evolution iterations, one at a time; the scoring
     window is then iteration 1..N's candidate scoring (child and parent on the validation papers),
     first call's start to last call's end. Above MAX_SCALING_PAPERS validation episodes the
     split's papers are not enough (the rest of the pool is held out): `papers` episodes are then
-    MAX_SCALING_PAPERS papers × `papers // MAX_SCALING_PAPERS` repeats (independent draws)."""
+    MAX_SCALING_PAPERS papers × `papers // MAX_SCALING_PAPERS` repeats (independent draws).
+    `sdk_calls`: then also the bare `openai` client's CPU per call against the same server
+    (evolve/bench_figures.py), `sdk_calls` identical requests of this run's mean prompt size."""
     repeats = max(1, papers // MAX_SCALING_PAPERS)
     server = SimProcess(latency_ms)
     try:
@@ -159,36 +159,31 @@ def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight
         ours = time.process_time() - cpu0
         sandbox = (kids.ru_utime + kids.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         sim_cpu = server.cpu_s() - sim0
+        c = calls_of(folder / name)
+        sdk = sdk_baseline(server.base_url, int(4 * c["input_tokens"] / max(1, c["calls"])),
+                           calls=sdk_calls, threads=inflight) if sdk_calls else None
     finally:
         server.stop()
-    c = calls_of(folder / name)
     w = calls_of(folder / name, "tag LIKE 'it%/validation/%' AND iteration >= 1") \
         if iterations else c
     span = max(1e-9, w["t1"] - w["t0"])
+    seed = calls_of(folder / name, "tag LIKE 'it0/%'")
+    seed_span = max(1e-9, seed["t1"] - seed["t0"])
+    ideal = cap / (latency_ms / 1000) if latency_ms else None
     return {"name": name, "papers": papers, "repeats": repeats, "inflight": inflight, "cap": cap,
             "latency_ms": latency_ms, "iterations": iterations, "calls": int(c["calls"]),
             "scoring_calls": int(w["calls"]), "wall_s": wall, "scoring_s": span,
-            "calls_per_s": w["calls"] / span,
-            "ideal_calls_per_s": cap / (latency_ms / 1000) if latency_ms else None,
+            "calls_per_s": w["calls"] / span, "ideal_calls_per_s": ideal,
+            # endpoint use in the window: every paid call it served then, whatever its tag
+            "busy_calls_per_s": busy_calls(folder / name, w["t0"], w["t1"]) / span,
+            "seed_scoring_s": seed_span,
+            "seed_busy_calls_per_s": busy_calls(folder / name, seed["t0"], seed["t1"]) / seed_span,
+            "episodes": episodes_of(folder / name),
+            "store_bytes": store_bytes(folder / name),
+            "sdk_cpu_ms_per_call": sdk["cpu_ms_per_call"] if sdk else None, "sdk": sdk,
             "cpu_ms_per_call": 1000 * ours / max(1, c["calls"]),
             "sandbox_cpu_ms_per_call": 1000 * sandbox / max(1, c["calls"]),
             "sim_cpu_ms_per_call": 1000 * sim_cpu / max(1, c["calls"])}
-
-
-def marginal(small: dict[str, Any], big: dict[str, Any]) -> dict[str, Any]:
-    """CPU per call between two run sizes: fixed costs (git, DuckDB, corpus) cancel out."""
-    calls = big["calls"] - small["calls"]
-    out = dict(big, name="overhead", marginal_calls=calls)
-    for key in ("cpu_ms_per_call", "sandbox_cpu_ms_per_call", "sim_cpu_ms_per_call"):
-        out[key] = (big[key] * big["calls"] - small[key] * small["calls"]) / max(1, calls)
-        out["whole_run_" + key] = big[key]
-    return out
-
-
-def decisions(run_dir: Path) -> list[tuple[int, str, str]]:
-    with StoreReader.open(run_dir) as r:
-        return [(x["iteration"], x["candidate_id"], x["status"]) for x in
-                r.query("SELECT iteration, candidate_id, status FROM iterations ORDER BY 1")]
 
 
 def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
@@ -210,6 +205,7 @@ def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
             shared = r.query("SELECT count(*) AS n FROM llm_calls WHERE cached AND "
                              "iteration >= 1")[0]["n"]
         out[label] = {"calls": int(c["calls"]), "tokens": int(c["tokens"]),
+                      "usd": usd_of(run_dir, "iteration >= 1"),
                       "decisions": decisions(run_dir), "evaluations": len(evals),
                       "shared_calls": int(shared), "_evals": evals}
     p, s = out["protocol"], out["savings"]
@@ -269,11 +265,16 @@ def run_bench(bs: BenchSettings, workdir: Path | None = None,
         for k in range(bs.overhead_repeats):  # a difference of short runs: the median of a few
             say(f"bench: overhead (latency 0), pair {k + 1} of {bs.overhead_repeats}")
             small, big = (scoring(bs, folder, f"overhead_{n}_{k}", papers=n, inflight=8,
-                                  latency_ms=0.0, cap=64) for n in bs.overhead_papers)
+                                  latency_ms=0.0, cap=64,
+                                  sdk_calls=bs.sdk_calls if n == max(bs.overhead_papers) else 0)
+                          for n in bs.overhead_papers)
             pairs.append(marginal(small, big))
         pairs.sort(key=lambda x: x["cpu_ms_per_call"])
         median = dict(pairs[len(pairs) // 2])
         median["pairs_cpu_ms_per_call"] = [x["cpu_ms_per_call"] for x in pairs]
+        median["pairs_sdk_cpu_ms_per_call"] = [x["sdk_cpu_ms_per_call"] for x in pairs]
+        median["pairs_ratio_to_sdk"] = [x["cpu_ms_per_call"] / x["sdk_cpu_ms_per_call"]
+                                        for x in pairs if x["sdk_cpu_ms_per_call"]]
         result.rows.append(median)
         for n in bs.scaling_papers:
             say(f"bench: scaling, {n} papers")
@@ -289,6 +290,7 @@ def run_bench(bs: BenchSettings, workdir: Path | None = None,
         say("bench: resume")
         result.economy["resume"] = resume_figures(bs, folder)
     result.wall_s = time.perf_counter() - t0
+    result.figures = figures(result)
     return result
 
 

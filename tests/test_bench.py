@@ -8,7 +8,8 @@ import math
 import pytest
 
 from inner_loop.papers import select_papers
-from evolve.bench import marginal, split_file
+from evolve.bench import SimProcess, marginal, split_file
+from evolve.bench_figures import FIGURES, sdk_baseline, store_bytes
 from evolve.cli import build_parser
 
 
@@ -37,12 +38,41 @@ def test_marginal_cpu_cancels_fixed_costs():
     assert out["marginal_calls"] == 100
 
 
+def test_store_bytes_per_episode_is_the_marginal_growth():
+    small = {"calls": 20, "cpu_ms_per_call": 1.0, "sandbox_cpu_ms_per_call": 0.0,
+             "sim_cpu_ms_per_call": 0.0, "episodes": 5, "store_bytes": 1_000_000 + 5 * 3000}
+    big = dict(small, calls=120, episodes=25, store_bytes=1_000_000 + 25 * 3000)
+    assert marginal(small, big)["store_bytes_per_episode"] == pytest.approx(3000)
+
+
+def test_store_bytes_count_the_database_not_the_snapshot_git_or_work(tmp_path):
+    (tmp_path / "autodata.duckdb").write_bytes(b"x" * 1000)
+    (tmp_path / "autodata.duckdb.wal").write_bytes(b"x" * 10)
+    (tmp_path / "autodata.read.duckdb").write_bytes(b"x" * 5000)  # the readers' copy
+    for folder in ("harness", "work"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "f").write_bytes(b"x" * 7000)
+    assert store_bytes(tmp_path) == 1010
+
+
+def test_the_bare_openai_client_is_measured_against_a_real_sim_serve():
+    server = SimProcess(0.0)
+    try:
+        out = sdk_baseline(server.base_url, 4000, calls=24, threads=4)
+    finally:
+        server.stop()
+    assert out["calls"] == 24 and out["threads"] == 4
+    assert out["prompt_chars"] >= 4000  # the request has the size asked for
+    assert 0 < out["cpu_ms_per_call"] < 1000 and out["wall_s"] > 0
+
+
 @pytest.mark.slow
 def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
     from evolve.bench import BenchSettings, run_bench
     from evolve.commands.bench import table
 
     bs = BenchSettings(saturation_papers=4, overhead_papers=(2, 4), overhead_repeats=1,
+                       sdk_calls=32,
                        scaling_papers=(3, 100), scaling_inflight=(1, 8),
                        scaling_inflight_papers=3, economy_iterations=2, economy_papers=4)
     result = run_bench(bs, tmp_path, progress=lambda _msg: None)
@@ -57,6 +87,16 @@ def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
     assert eco["savings"]["calls"] < eco["protocol"]["calls"]
     assert eco["resume"]["calls_repaid_for_finished_work"] == 0
     assert eco["resume"]["identical_decisions"]
+    fig = result.figures
+    assert set(FIGURES) <= set(fig)
+    assert 0 < fig["saturation"] <= 1.05 and 0 < fig["seed_saturation"] <= 1.05
+    assert fig["overhead_ratio_to_sdk"] == pytest.approx(
+        fig["overhead_ms_per_call"] / fig["sdk_ms_per_call"]) and fig["sdk_ms_per_call"] > 0
+    assert fig["identical_decisions"] is True and fig["resume_calls_repaid"] == 0
+    # DuckDB grows its file by whole blocks (256 kB): two tiny runs may differ by none
+    assert fig["store_bytes_per_episode"] >= 0 and 0 < fig["usd_ratio"] < 1
+    assert fig["calls_ratio"] == eco["calls_ratio"]
     text = table({"measured_at": "now", "wall_s": result.wall_s, "rows": result.rows,
-                  "scaling": result.scaling, "economy": result.economy})
+                  "scaling": result.scaling, "economy": result.economy, "figures": fig})
     assert "SIMULATED" in text and "100 episodes (50 papers x 2 repeats)" in text
+    assert "overhead / bare SDK" in text
