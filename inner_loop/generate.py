@@ -39,6 +39,7 @@ __all__ = ["METHODS", "cumulative_usage", "default_harness_dir", "iter_episodes"
            "read_episodes", "run_generate", "summarise_run"]
 from inner_loop.harness import load_harness
 from inner_loop.llm.protocol import Client
+from inner_loop.strict import first_error
 from inner_loop.papers import Paper, PaperError
 from inner_loop.papers.id_index import IdIndex
 
@@ -69,7 +70,7 @@ def iter_episodes(path: Path) -> Iterator[EpisodeRecord]:
                     fh.truncate(good_bytes)
                     return
                 raise UserError(f"{path}:{n}: not an episode record "
-                                f"({exc.errors()[0]['msg']}); use a fresh output directory"
+                                f"({first_error(exc)}); use a fresh output directory"
                                 ) from None
             if not line.endswith(b"\n"):
                 fh.write(b"\n")

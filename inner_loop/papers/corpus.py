@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from inner_loop.papers.loaders import iter_papers
 from inner_loop.papers.model import LoadReport, Paper, PaperError
 from inner_loop.papers.split import Split
+from inner_loop.strict import first_error
 
 CORPUS_FILE = "papers.jsonl.gz"
 SPLIT_FILE = "split_50_25.json"
@@ -62,9 +63,7 @@ def load_split(path: str | Path) -> Split:
     except json.JSONDecodeError as exc:
         raise PaperError(f"{path}:{exc.lineno}: split file is not JSON ({exc.msg})") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "split"
-        raise PaperError(f"{path}: bad split file: {field}: {first['msg']}") from exc
+        raise PaperError(f"{path}: bad split file: {first_error(exc)}") from exc
 
 
 def select_papers(
