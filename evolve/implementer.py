@@ -75,10 +75,6 @@ class ImplementerResult(Strict):
     tool_log: list[dict[str, Any]] = Field(default_factory=list)
     stopped: str | None = None  # the endpoint rejected the conversation (RequestRejected)
 
-    def protected_attempt(self) -> str | None:
-        """The first path the implementer tried to write outside the editable globs, if any."""
-        return self.refusals[0].path if self.refusals else None
-
 
 class _Bad(Exception):
     """A tool call the model got wrong (not a security refusal): `{"ok": false, "error": ...}`."""

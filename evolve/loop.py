@@ -20,7 +20,6 @@ a repeat shifts the sample indices of its episode's calls, so it is an independe
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,6 @@ from evolve.validate import archive_reason, check_changes, check_tree, same_tree
 
 DECIDED = ("invalid", "rejected", "committing", "accepted")
 ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")
-_REFUSED = re.compile(r"\[refused (?:escape|protected) path (.+)\]$")
 
 
 @dataclass
@@ -146,7 +144,8 @@ def propose(ctx: RunContext, a: Attempt) -> None:
         return
     changes = ctx.repo.changed_paths(a.tree)
     ctx.store.record_proposal(a.cid, ctx.repo.diff(a.tree), diagnosis.model_dump_json(),
-                              summary, [c.model_dump() for c in changes])
+                              summary, [c.model_dump() for c in changes],
+                              [r.model_dump() for r in result.refusals])
     a.refresh(ctx)
 
 
@@ -154,8 +153,8 @@ def validate(ctx: RunContext, a: Attempt) -> None:
     tree = a.scratch(ctx)
     changes = ctx.repo.changed_paths(tree)
     if not changes:
-        refused = _REFUSED.search(a.summary)
-        reason = f"implementer attempted protected path {refused.group(1)}" if refused \
+        refused = ctx.store.refusals(a.cid)
+        reason = f"implementer attempted protected path {refused[0].path}" if refused \
             else "no change"
     else:
         tree_sha = ctx.repo.staged_tree(tree)

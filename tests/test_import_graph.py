@@ -36,9 +36,12 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     # --- today's, to be removed (issue #16) ---
     ("evolve.bench", "json"): "bench engineer's file",
     ("evolve.bench", "inner_loop.papers"): "bench engineer's file",
+    ("evolve.bench_figures", "inner_loop.config"): "bench engineer's file",
+    ("evolve.bench_figures", "inner_loop.llm.accounting"): "bench engineer's file",
+    ("evolve.bench_figures", "inner_loop.papers"): "bench engineer's file",
+    ("evolve.bench_sdk", "openai"): "bench engineer's file",
     ("evolve.cost_cache", "evolve.store"): "cache engineer's file",
     ("evolve.cost_cache", "argparse"): "cache engineer's file",
-    ("evolve.store.texts", "evolve.store.records"): "records engineer's file (circle)",
     ("evolve.reports.watch", "evolve.reports.report"): "start-up time: matplotlib",
     ("evolve.reports.runs", "evolve.final"): "circle",
     ("evolve.reports.lineage", "evolve.final"): "circle",
@@ -48,14 +51,12 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
 # Import circles left, each as the sorted set of its modules -> why.
 CYCLES_ALLOWED: dict[frozenset[str], str] = {
     frozenset({"evolve.store.journal", "evolve.store.writer"}): "journal names Store for typing",
-    frozenset({"evolve.store.records", "evolve.store.texts"}): "records engineer's file",
 }
 
 # Files over MAX_LINES -> why.
 LONG_ALLOWED: dict[str, str] = {
     "evolve/repo.py": "today",
     "evolve/implementer.py": "today",
-    "evolve/loop.py": "today",
     "evolve/store/writer.py": "records engineer",
 }
 

@@ -157,6 +157,9 @@ class Reads:
                  upto: int | None = None, iteration: int | None = None) -> list[queries.Outcome]:
         return self._read(queries.outcomes, candidate_id, purpose, upto, iteration)
 
+    def refusals(self, candidate_id: str) -> list[queries.RefusalRow]:
+        return self._read(queries.refusals, candidate_id)
+
     def attempt_states(self) -> dict[str, str]:
         return self._read(queries.attempt_states)
 

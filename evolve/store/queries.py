@@ -110,6 +110,20 @@ def scores_by_paper(con: duckdb.DuckDBPyConnection, candidate_id: str,
             for p, xs in by_paper(outcomes(con, candidate_id, purpose)).items()}
 
 
+class RefusalRow(Row):
+    tool: str
+    kind: str  # escape | protected
+    path: str
+    reason: str
+
+
+def refusals(con: duckdb.DuckDBPyConnection, candidate_id: str) -> list[RefusalRow]:
+    """The paths the candidate's implementer was refused, in the order it tried them."""
+    return [RefusalRow(**r) for r in _rows(
+        con, "SELECT tool, kind, path, reason FROM refusals WHERE candidate_id = ? ORDER BY seq",
+        [candidate_id])]
+
+
 def attempt_states(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """candidate_id -> the last state its attempt reached."""
     return dict(con.execute(

@@ -194,8 +194,10 @@ class Store(Reads):
             return rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id), state, detail)
 
     def record_proposal(self, candidate_id: str, diff: str, diagnosis: str, summary: str,
-                        changed_paths: Sequence[dict[str, Any]] = ()) -> bool:
-        """The analyzer's diagnosis and the implementer's git diff; moves the attempt to `proposed`."""
+                        changed_paths: Sequence[dict[str, Any]] = (),
+                        refusals: Sequence[dict[str, Any]] = ()) -> bool:
+        """The analyzer's diagnosis, the implementer's git diff and the paths it was refused
+        (`refusals` rows: tool, kind, path, reason); moves the attempt to `proposed`."""
         with self._write() as con:
             diff_blob = rec.put_blobs(con, [diff])[0] if diff else None
             diag_blob = rec.put_blobs(con, [diagnosis])[0] if diagnosis else None
@@ -204,6 +206,8 @@ class Store(Reads):
                    "created_at": rec.now()}
             new = rec.insert_fact(con, "proposals", "candidate_id", row, ("diagnosis_blob", "diff_blob"))
             if new:
+                for seq, refusal in enumerate(refusals):
+                    rec.insert_row(con, "refusals", {"candidate_id": candidate_id, "seq": seq, **refusal})
                 rec.append_event(con, candidate_id, rec.iteration_of(con, candidate_id), "proposed", summary)
             return new
 
