@@ -43,9 +43,6 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("evolve.cost_cache", "evolve.store"): "cache engineer's file",
     ("evolve.cost_cache", "argparse"): "cache engineer's file",
     ("evolve.reports.watch", "evolve.reports.report"): "start-up time: matplotlib",
-    ("evolve.reports.runs", "evolve.final"): "circle",
-    ("evolve.reports.lineage", "evolve.final"): "circle",
-    ("evolve.reports.lineage", "evolve.progress"): "circle",
 }
 
 # Import circles left, each as the sorted set of its modules -> why.

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from evolve.final import final_result
+from evolve.progress import best_accepted
 from evolve.reports.runs import open_reader
 from evolve.store import StoreReader
 
@@ -126,9 +128,6 @@ def lineage_figure(run: dict[str, Any]) -> Figure:
 
 
 def load_lineage(run_dir: Any) -> dict[str, Any]:
-    from evolve.final import final_result
-    from evolve.progress import best_accepted
-
     with open_reader(run_dir) as reader:
         info = reader.run_info() or {}
         final = final_result(reader)

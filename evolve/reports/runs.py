@@ -25,8 +25,9 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from evolve.progress import best_accepted
+from evolve.final import final_result
 from evolve.lock import alive
+from evolve.progress import best_accepted
 from evolve.paths import CONFIG_FILE, LOCK_FILE
 from evolve.store import DB_NAME, SNAPSHOT_NAME, StoreReader
 from evolve.store.db import failure_cause
@@ -188,8 +189,6 @@ def overview(run_dir: Path) -> RunOverview:
 
 def final_fields(reader: StoreReader) -> dict[str, Any]:
     """RunOverview's final_* fields from the recorded final re-evaluation (empty when none)."""
-    from evolve.final import final_result
-
     final = final_result(reader)
     if final is None or final.best is None or final.best.estimate is None:
         return {}
