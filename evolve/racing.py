@@ -21,6 +21,13 @@ thread timing (a resumed run skips the same ones), and no batch waits for its sl
 Children still in flight when the race is lost finish and are recorded; the child's recorded
 mean covers them, and since (c + x) / (k + x) grows with x for c ≤ k, that mean is ≤ the bound
 that lost the race, so `policy.strict` rejects it just as it would the full scoring.
+
+Longest first at the endpoint. Each episode's calls wait for an endpoint slot (llm/slots.py) at
+its calls so far plus its job's place: how many fewer calls than the longest the parent's
+earlier episodes on that paper made (`expected_calls`, iterations ≤ n − K only). So when calls
+queue, the episodes with the most calls expected still to come go first and the scoring ends
+with many short chains, not one long one (the tail where fewer than C calls are in flight).
+Priorities order waiting calls only, never what is sent: decisions are the same either way.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 
 from evolve.context import RunContext
 from evolve.jobs import Job, raise_stops, stopped
+from inner_loop.llm import slots
 
 
 def hopeless(child_passes: int, child_left: int, child_total: int, parent_passes: int,
@@ -58,6 +66,29 @@ def hardest_first(jobs: Sequence[Job], prior: dict[str, list[float]]) -> list[Jo
     return sorted(jobs, key=rate)
 
 
+def expected_calls(store: Any, candidate: str, upto: int) -> dict[str, float]:
+    """paper -> mean calls (paid and shared) of `candidate`'s validation episodes of iterations
+    ≤ `upto` on it, read from the call tags `it<n>/<candidate>/validation/<paper>/r<repeat>/…`."""
+    rows = store.query(
+        "SELECT split_part(tag, '/', 4) AS paper, count(*) AS calls, count(DISTINCT "
+        "split_part(tag, '/', 1) || '/' || split_part(tag, '/', 5)) AS episodes FROM llm_calls "
+        "WHERE split_part(tag, '/', 2) = ? AND split_part(tag, '/', 3) = 'validation' AND "
+        "TRY_CAST(substr(split_part(tag, '/', 1), 3) AS INTEGER) <= ? GROUP BY 1",
+        [candidate, upto])
+    return {r["paper"]: r["calls"] / max(1, r["episodes"]) for r in rows}
+
+
+def longest_first(run: Callable[[Job], Any], length: dict[str, float]) -> Callable[[Job], Any]:
+    """`run` with each job's episode at its place in the endpoint queues: 0 for the longest
+    expected episode, k for one expected to make k fewer calls (unknown papers: last)."""
+    longest = max(length.values(), default=0.0)
+
+    def run_at_place(job: Job) -> Any:
+        with slots.priority(round(longest - length.get(job.paper.id, 0.0))):
+            return run(job)
+    return run_at_place
+
+
 def race(ctx: RunContext, n: int, child: Sequence[Job], parent: Sequence[Job],
          prior: dict[str, list[float]], run: Callable[[Job], Any]) -> int:
     """Score parent, then child (a rolling window); returns how many child episodes were skipped.
@@ -70,6 +101,8 @@ def race(ctx: RunContext, n: int, child: Sequence[Job], parent: Sequence[Job],
     earlier = [x for xs in prior.values() for x in xs]
     total_parent = len(earlier) + len(parent)
     skipped, p = 0, None
+    run = longest_first(run, expected_calls(ctx.store, parent[0].candidate_id if parent else "",
+                                            n - ctx.config.evolve.concurrency))
     with ThreadPoolExecutor(window, thread_name_prefix="episode") as pool:
         parent_f = [pool.submit(run, job) for job in parent]
         child_f: list[Future] = []

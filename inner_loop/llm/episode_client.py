@@ -3,7 +3,8 @@
 Same calls as the client it wraps, each tagged with the episode's tag, its usage counted per
 role (`RoleUsageRecord`, the episode record's `usage`), and sent at the episode's place in the
 endpoint queues: the number of calls the episode has made so far (llm/slots.py), so the episode
-furthest behind goes first.
+furthest behind goes first, plus the slot priority in force where the episode was started (0, or
+the job's place that evolve/racing.py gives: the longest expected episodes first).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class EpisodeClient(Client):
         self.tag = tag
         self.usage: dict[str, RoleUsageRecord] = {}
         self._lock = threading.Lock()
+        self._base = slots.current_priority()  # the job's place, where a scheduler gave one
         self._sent = 0  # calls so far: the episode's place in the endpoint queues (llm/slots.py)
 
     def build_request(
@@ -55,7 +57,7 @@ class EpisodeClient(Client):
             self._sent += 1
             place = self._sent
         try:
-            with slots.priority(place):
+            with slots.priority(self._base + place):
                 response = self._client.send(request, tag=full_tag)
         except FatalLLMError:
             self._count(request.role, None)
