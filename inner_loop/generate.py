@@ -152,9 +152,8 @@ def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config
     out.mkdir(parents=True, exist_ok=True)
     total = total if total is not None else (len(papers) if isinstance(papers, Sized) else None)
     tally, counts, bad = Tally(), {"resumed": 0, "done": 0}, []
-    runner = executor or open_executor(config.executor)
     with IdIndex() as done, tempfile.TemporaryDirectory(prefix="autodata-episodes-") as root:
-        earlier = index_episodes(out / "episodes.jsonl", done)
+        earlier = index_episodes(out / "episodes.jsonl", done)  # a bad file: nothing started
         writer = _Writer(out)
 
         def jobs() -> Iterator[EpisodeJob]:  # read lazily: at most `concurrency` in flight
@@ -178,15 +177,18 @@ def run_generate(papers: Iterable[Paper], out_dir: str | Path, *, config: Config
                 progress(counts["done"], total, record)
 
         try:
-            window = max(1, config.inner_loop.concurrency)
-            for _job, record in stream(jobs(), runner.run, window):
-                writer.write(record)  # written whole; the summary keeps its numbers only
-                tally.add(record)
-                _report(record)
+            runner = executor or open_executor(config.executor)
+            try:
+                window = max(1, config.inner_loop.concurrency)
+                for _job, record in stream(jobs(), runner.run, window):
+                    writer.write(record)  # written whole; the summary keeps its numbers only
+                    tally.add(record)
+                    _report(record)
+            finally:
+                if executor is None:
+                    runner.close()
         finally:
             writer.close()
-            if executor is None:
-                runner.close()
     previous = previous_usage(out / "summary.json") if earlier else None
     usage = cumulative_usage(client.snapshot().model_dump(mode="json"), previous)
     summary = summarise(tally, config=config, usage=usage, method=method,
