@@ -14,18 +14,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from inner_loop.formats import HARNESS_FILES, HISTORY, TRANSCRIPT_CHARS, TRANSCRIPTS, sections
 from inner_loop.llm import Client
 from inner_loop.llm.types import Message
-from inner_loop.parsing import ParseFailure, extract_json_object, first_error
+from inner_loop.parsing import ParseFailure, extract_json_object
+from inner_loop.strict import Strict, first_error
 from evolve.transcripts import render_transcripts
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Evidence(Strict):
@@ -80,8 +78,8 @@ def history_line(iteration: int, parent: str, status: str, summary: str,
 def analyzer_messages(transcripts: str, history: Sequence[str],
                       files: Sequence[tuple[str, bool]]) -> list[Message]:
     file_lines = "\n".join(f"{p} ({'editable' if e else 'protected'})" for p, e in files)
-    user = (f"## Transcripts\n{transcripts}\n\n## History\n{history_block(history)}\n\n"
-            f"## Harness files\n{file_lines}")
+    user = sections([(TRANSCRIPTS, transcripts), (HISTORY, history_block(history)),
+                     (HARNESS_FILES, file_lines)])  # the sections inner_loop/formats.py names
     return [Message(role="system", content=load_evolve_prompt("analyzer")),
             Message(role="user", content=user)]
 
@@ -100,7 +98,7 @@ def parse_diagnosis(text: str | None) -> Diagnosis:
 
 def run_analyzer(client: Client, records: Sequence[Any], history: Sequence[str],
                  files: Sequence[tuple[str, bool]], *, tag: str = "",
-                 max_chars: int = 60000) -> Diagnosis:
+                 max_chars: int = TRANSCRIPT_CHARS) -> Diagnosis:
     """One analyzer call. Raises DiagnosisUnparseable; LLM errors propagate to the caller."""
     messages = analyzer_messages(render_transcripts(records, max_chars), history, files)
     response = client.complete("analyzer", messages, response_format="json",

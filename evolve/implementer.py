@@ -23,11 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from inner_loop.formats import DIAGNOSIS, EDITABLE_GLOBS, HISTORY, sections
 from inner_loop.harness import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, Manifest
 from inner_loop.llm import Client
 from inner_loop.llm.types import Message, RequestRejected, ToolCall, ToolSpec
+from inner_loop.strict import Strict
 from evolve.analyzer import Diagnosis, history_block, load_evolve_prompt
 
 MAX_STEPS = 12
@@ -54,10 +56,6 @@ TOOLS: list[ToolSpec] = [
              parameters={"type": "object", "properties": {"summary": {"type": "string"}},
                          "required": ["summary"]}),
 ]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Refusal(Strict):
@@ -267,8 +265,8 @@ class Workspace:
 
 def implementer_messages(diagnosis: Diagnosis, globs: Sequence[str],
                          history: Sequence[str]) -> list[Message]:
-    user = (f"## Diagnosis\n{diagnosis.model_dump_json(indent=2)}\n\n"
-            f"## Editable globs\n" + "\n".join(globs) + f"\n\n## History\n{history_block(history)}")
+    user = sections([(DIAGNOSIS, diagnosis.model_dump_json(indent=2)),
+                     (EDITABLE_GLOBS, "\n".join(globs)), (HISTORY, history_block(history))])
     return [Message(role="system", content=load_evolve_prompt("implementer")),
             Message(role="user", content=user)]
 
