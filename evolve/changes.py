@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 import git
-from pydantic import BaseModel, ConfigDict
+
+from inner_loop.strict import Strict
 
 _GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
@@ -21,10 +22,6 @@ _GIT_ENV = {
     "GIT_COMMITTER_NAME": "autodata", "GIT_COMMITTER_EMAIL": "autodata@localhost",
 }
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type_changed"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ChangedPath(Strict):

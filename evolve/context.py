@@ -18,11 +18,12 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from inner_loop.thresholds import thresholds_for
 from inner_loop.config import BudgetConfig, Config, first_error
 from inner_loop.errors import UserError
+from inner_loop.strict import Strict
 from inner_loop.executor import open_executor
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
@@ -33,10 +34,6 @@ from evolve.store import CallBuffer, Store
 from evolve.store.journal import CallJournal
 
 SEED_HARNESS = Path(__file__).resolve().parents[1] / "harness"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RunSettings(Strict):

@@ -10,16 +10,13 @@ from __future__ import annotations
 import shutil
 
 import git
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from inner_loop.errors import UserError
+from inner_loop.strict import Strict
 from evolve.changes import run_git
 from evolve.repo import REF_PREFIX, SEED_ID, ZERO_SHA, HarnessRepo
 from evolve.store import Store
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReconcileReport(Strict):
