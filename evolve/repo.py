@@ -4,15 +4,14 @@
 - Each accepted candidate is one commit whose parent is its parent candidate's commit, with
   trailers Autodata-Run / -Iteration / -Parent / -Candidate / -Validation-Pass-Rate, and a ref
   `refs/autodata/candidates/<candidate_id>`. Rejected and invalid diffs live only in DuckDB.
-- Branch `main` (the checked-out files of harness/) points at the best accepted candidate:
-  the runner calls `point_main` after decisions.
+- Branch `main` (harness/'s checked-out files) is the best accepted candidate (`point_main`).
 - Implementers edit a scratch worktree `<run_dir>/scratch/<candidate_id>/` detached at the parent;
   the candidate diff is what git sees there (`git add -A`, `git diff --cached <parent>`).
 - Episodes run on `checkout(sha)`: a plain export under `<run_dir>/checkouts/<sha>/`; a candidate
   not yet committed runs on `export(candidate_id, scratch)`, a clean copy of its files (no .git)
   under `<run_dir>/candidates/<candidate_id>/`.
-- After a crash, git is made to agree with DuckDB by evolve/reconcile.py.
-Git runs with the user's global and system config switched off, so results do not depend on them.
+- After a crash, evolve/reconcile.py makes git agree with DuckDB. Git runs with the user's
+  global and system config off (evolve/changes.py), so results do not depend on them.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ import threading
 from pathlib import Path
 
 import git
-from pydantic import BaseModel, ConfigDict
 
 from inner_loop.errors import UserError
+from inner_loop.strict import Strict
 from evolve.changes import ChangedPath, changed_paths, git_at, run_git
 from evolve.paths import RunPaths
 
@@ -37,10 +36,6 @@ SEED_ID = "seed"
 ZERO_SHA = "0" * 40
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TRAILER = re.compile(r"^([A-Za-z0-9-]+): (.*)$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class CandidateCommit(Strict):
