@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inner_loop.harness import Manifest, harness_digest, load_harness
+from inner_loop.episode import EpisodeRecord
+from inner_loop.llm import slots
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
@@ -32,13 +34,14 @@ from evolve import final
 from evolve.analyzer import DiagnosisUnparseable, run_analyzer
 from evolve.context import RunContext
 from evolve.implementer import Workspace, list_harness_files, run_implementer
-from evolve.jobs import Job, run_job, run_jobs
+from evolve.jobs import Job, raise_stops, run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
 from evolve.selection import View, candidate_id, iteration_rng, select_parent, view_of
 from evolve.store.queries import CandidateStatus, by_paper
 from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
 
+BEHIND = 1_000_000  # a slot place after any episode's own calls: only idle slots are taken
 DECIDED = ("invalid", "rejected", "committing", "accepted")
 ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")
 
@@ -101,11 +104,9 @@ def iterate(ctx: RunContext, n: int) -> None:
 
 def select(ctx: RunContext, n: int) -> Attempt:
     ev = ctx.config.evolve
-    cid, rng = candidate_id(ctx.config.seed, n), iteration_rng(ctx.config.seed, n)
+    cid = candidate_id(ctx.config.seed, n)
     view = view_of(ctx.store, max(0, n - ev.concurrency))
-    parent = select_parent(view.scores(), ev.selection_temperature, rng)
-    minibatch = rng.sample(ctx.train, min(ev.minibatch, len(ctx.train)))
-    smoke_paper = rng.choice(ctx.train)
+    parent, minibatch, smoke_paper = draws(ctx, n, view.scores())
     ctx.store.record_candidate(n, cid, parent)
     parent_sha = ctx.repo.ref_sha(parent)
     if parent_sha is None:
@@ -113,6 +114,23 @@ def select(ctx: RunContext, n: int) -> Attempt:
     manifest = load_harness(ctx.repo.checkout(parent_sha)).manifest
     ctx.log.info("iteration %d: %s selected parent %s", n, cid, parent)
     return Attempt(n, cid, parent, parent_sha, minibatch, smoke_paper, view, manifest).refresh(ctx)
+
+
+def draws(ctx: RunContext, n: int, scores: dict[str, float]) -> tuple[str, list[Paper], Paper]:
+    """Iteration n's parent, minibatch and smoke paper: its rng's draws, given its view's scores."""
+    ev, rng = ctx.config.evolve, iteration_rng(ctx.config.seed, n)
+    parent = select_parent(scores, ev.selection_temperature, rng)
+    return parent, rng.sample(ctx.train, min(ev.minibatch, len(ctx.train))), rng.choice(ctx.train)
+
+
+def early_minibatch(ctx: RunContext, seed_dir: Path) -> list[tuple[Job, int]]:
+    """(job, n): iterations 1..K's minibatch episodes, known before the seed is scored. Their
+    view (iterations ≤ 0) holds one accepted candidate, the seed, so each selects the seed
+    whatever its score, and `draws` gives the same minibatch then as after the scoring."""
+    ev = ctx.config.evolve
+    return [(Job("seed", seed_dir, p, n * ev.repeats), n)
+            for n in range(1, min(ev.concurrency, ev.iterations) + 1)
+            for p in draws(ctx, n, {"seed": 0.0})[1]]
 
 
 def propose(ctx: RunContext, a: Attempt) -> None:
@@ -247,11 +265,21 @@ def finish(ctx: RunContext, a: Attempt) -> None:
 
 
 def score_seed(ctx: RunContext) -> None:
-    """The seed harness (candidate `seed`, iteration 0) on the validation papers."""
+    """The seed harness (candidate `seed`, iteration 0) on the validation papers; behind it, in
+    the same episode window and last at the endpoint (slot place BEHIND), iterations 1..K's
+    minibatch episodes (`early_minibatch`): they fill the slots the scoring's tail leaves idle,
+    and `propose` finds them recorded. Same episodes, same records: only their timing moves."""
     seed_dir = ctx.repo.checkout(ctx.repo.seed_sha)
-    jobs = [Job("seed", seed_dir, p, r) for p in ctx.validation
+    jobs = [(Job("seed", seed_dir, p, r), "validation", 0) for p in ctx.validation
             for r in range(ctx.config.evolve.repeats)]
-    run_jobs(ctx, jobs, "validation", 0)
+    jobs += [(job, "minibatch", n) for job, n in early_minibatch(ctx, seed_dir)]
+
+    def run(item: tuple[Job, str, int]) -> EpisodeRecord | None:
+        with slots.priority(BEHIND if item[1] == "minibatch" else 0):
+            return run_job(ctx, *item)
+    workers = max(1, min(ctx.config.inner_loop.concurrency, len(jobs)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
+        raise_stops(list(pool.map(run, jobs)))
 
 
 def schedule(ctx: RunContext) -> None:

@@ -84,3 +84,15 @@ def test_an_episodes_calls_wait_at_its_jobs_place_plus_its_calls_so_far():
     plain = EpisodeClient(observed, "it0/seed/validation/p/r0")
     plain.complete("weak_solver", [{"role": "user", "content": "What is 2 + 2?"}])
     assert observed.places[-1] == 1
+
+
+def test_the_next_iterations_minibatch_runs_in_the_seed_scorings_tail_and_only_once(run_dir):
+    with StoreReader.open(run_dir) as r:
+        mini = r.query("SELECT iteration, paper_id FROM evaluations WHERE purpose = 'minibatch'")
+        seed_end = r.query("SELECT max(epoch(started_at) + duration_ms / 1000) AS t FROM "
+                           "llm_calls WHERE tag LIKE 'it0/%'")[0]["t"]
+        mini_start = r.query("SELECT min(epoch(started_at)) AS t FROM llm_calls WHERE tag "
+                             "LIKE 'it1/seed/minibatch/%'")[0]["t"]
+    # drawn before the seed was scored, the same paper select() drew after: one episode, not two
+    assert [x["iteration"] for x in mini] == [1]
+    assert mini_start < seed_end  # it started while the seed scoring was still running
