@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from evolve.store import queries
+from evolve.store import texts as stored_texts
 from evolve.store.migrate import check_version, latest_version
 from inner_loop.errors import UserError
 
@@ -182,7 +183,17 @@ class Reads:
         return self._read(queries.finished_evaluations, candidate_id)
 
     def get_blob(self, sha256: str) -> str:
-        return self._read(queries.get_blob, sha256)
+        """The whole text of a blob, its segments reassembled (evolve/store/texts.py)."""
+        return self._read(stored_texts.read_blob, sha256)
+
+    def get_blobs(self, shas: list[str]) -> dict[str, str]:
+        """sha256 -> whole text for many blobs in two queries; hashes not stored are left out."""
+        return self._read(stored_texts.read_blobs, shas)
+
+    def footprint(self) -> dict[str, Any]:
+        """What the records weigh: bytes of every blob as written and as kept (each segment
+        once), the database file's bytes, and each per episode (texts.footprint)."""
+        return self._read(stored_texts.footprint, getattr(self, "path", None))
 
     def run_info(self) -> dict | None:
         return self._read(queries.run_info)
