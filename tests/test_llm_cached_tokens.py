@@ -172,3 +172,24 @@ def test_the_sim_backend_in_process_reports_no_cached_tokens():
                          messages=[Message(role="user", content=f"<paper>{PAPER}</paper> PASS?")])
     assert sim.respond(request).usage.cached_tokens == 0
     assert sim.respond(request).usage == sim.respond(request).usage
+
+
+def test_migration_003_keeps_every_earlier_call_at_zero_cached_tokens(tmp_path):
+    """A run recorded before cached tokens existed: its rows read 0, cost_by_role gains the column."""
+    import shutil
+
+    import duckdb
+
+    from evolve.store.migrate import MIGRATIONS_DIR, migrate
+    old = tmp_path / "m"
+    old.mkdir()
+    for name in ("001_init.sql", "002_reevaluation.sql"):
+        shutil.copy(MIGRATIONS_DIR / name, old / name)
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    assert migrate(con, "db", old) == [1, 2]
+    con.execute("INSERT INTO llm_calls VALUES ('c1', 'r', 1, 'seed', 'judge', 'sim-judge', 'sim', '', 0, 0, "
+                "now(), 1.0, 1, [], 900, 10, 0.001, false, true, 'req', 'resp', NULL)")
+    applied = migrate(con, "db")
+    assert applied[0] == 3
+    assert con.execute("SELECT input_tokens, cached_tokens FROM llm_calls").fetchall() == [(900, 0)]
+    assert con.execute("SELECT cached_tokens, usd FROM cost_by_role").fetchall() == [(0, 0.001)]
