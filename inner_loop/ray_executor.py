@@ -85,8 +85,10 @@ class RayExecutor:
         if self._owns:
             try:
                 connect(config.address)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UserError(f"executor.address={config.address}: no Ray cluster there "
+            except Exception as exc:  # noqa: BLE001 — a start timeout is a bare Exception
+                what = ("could not start a local Ray cluster" if config.address == "local"
+                        else "no Ray cluster there")
+                raise UserError(f"executor.address={config.address}: {what} "
                                 f"({' '.join(str(exc).split())[:200]})") from None
         here = ray.get_runtime_context().get_node_id()
         self._broker = CallBroker.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
