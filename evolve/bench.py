@@ -34,6 +34,7 @@ from typing import Any
 from inner_loop.config import Config, load_config
 from inner_loop.roles import ROLES
 from evolve.run import RunSettings, read_run_config, resume_run, start_run, write_json
+from evolve.cost_cache import usd_ratio
 from evolve.store import StoreReader
 from evolve.bench_figures import (  # noqa: F401 — marginal, calls_of: importable from here
     busy_calls, calls_of, decisions, episodes_of, figures, marginal, sdk_baseline, store_bytes,
@@ -216,6 +217,8 @@ def economy(bs: BenchSettings, folder: Path) -> dict[str, Any]:
     out["calls_ratio"] = s["calls"] / max(1, p["calls"])
     out["tokens_ratio"] = s["tokens"] / max(1, p["tokens"])
     out["identical_decisions"] = p["decisions"] == s["decisions"]
+    # USD under the same emulated prefix cache at configs/paper.toml's prices (evolve/cost_cache.py)
+    out["usd_ratio"] = usd_ratio(folder / "economy_savings", folder / "economy_protocol")
     out["papers"], out["iterations"] = bs.economy_papers, k
     return out
 

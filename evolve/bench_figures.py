@@ -127,10 +127,9 @@ def usd_of(run_dir: Path, where: str = "TRUE") -> float:
 
 
 def usd_ratio(economy: dict[str, Any]) -> float | None:
-    """USD with the savings on ÷ the paper protocol's, both as recorded by the economy scenario.
-
-    Both priced by `usd_of`; an economy scenario that measured the ratio itself (both runs under
-    the same emulated prefix cache) gives it as `economy["usd_ratio"]`, which is used first."""
+    """USD with the savings on ÷ the paper protocol's: the economy scenario's `usd_ratio` (both
+    runs replayed through the same emulated prefix cache, evolve/cost_cache.py), else both runs'
+    tokens priced without a cache by `usd_of`."""
     if economy.get("usd_ratio") is not None:
         return economy["usd_ratio"]
     p, s = economy.get("protocol", {}), economy.get("savings", {})
