@@ -7,11 +7,14 @@ order they started, through the same emulated cache `autodata sim-serve` runs
 (`inner_loop.sim.prefix_cache`: vLLM's automatic prefix caching, 16-token blocks, LRU) and prices
 every call: uncached input at the input price, cached input at the cached price, output at the
 output price. Calls answered without reaching an endpoint (response-cache and shared hits) and
-failed calls are left out; the cache is scoped by each call's recorded model.
+failed calls are left out; the cache is scoped by each call's recorded model. Calls are replayed
+iteration by iteration, in start order within each (iterations that ran concurrently are
+replayed one after the other).
 
 `run_cost(run_dir, prices)`: the totals and per-role figures (`CacheCost`).
 `usd_ratio(ours, protocol, prices)`: our USD ÷ the paper protocol's, both under the same emulated
-cache and prices — the bench's `figures.usd_ratio` (`autodata bench`).
+cache and prices (what `autodata bench` reports as `figures.usd_ratio`, on its call-economy
+scenario's two runs). `python -m evolve.cost_cache RUN_DIR` prints a run's per-role table.
 
 Prices default to `configs/paper.toml` (Kimi-K2.6 on Moonshot for the agent roles and the judge,
 with its cache-hit price; the self-hosted solvers at 0). Not replayed: the tool specs of a call
@@ -32,8 +35,10 @@ from inner_loop.sim.prefix_cache import PrefixCache, PrefixCacheOptions, prompt_
 
 PAPER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
 
-_CALLS_SQL = ("SELECT role, model, input_tokens, output_tokens, cached_tokens, request_blob "
-              "FROM llm_calls WHERE NOT cached AND error IS NULL{where} ORDER BY started_at, call_id")
+_CALLS_SQL = ("SELECT c.role, c.model, c.input_tokens, c.output_tokens, c.cached_tokens, b.text "
+              "FROM llm_calls c JOIN blobs b ON b.sha256 = c.request_blob "
+              "WHERE NOT c.cached AND c.error IS NULL AND c.iteration {match} "
+              "ORDER BY c.started_at, c.call_id")
 
 
 @dataclass
@@ -94,15 +99,23 @@ def replay(calls: Iterable[dict[str, Any]], prices: Config,
 
 
 def recorded_calls(run_dir: str | Path, min_iteration: int | None = None) -> Iterable[dict[str, Any]]:
-    """The run's calls that reached an endpoint and were answered, in the order they started,
-    each with its request messages (read one at a time: a run's prompts do not fit in memory)."""
+    """The run's calls that reached an endpoint and were answered, each with its request
+    messages: iteration by iteration (one query each: a run's prompts do not fit in memory), in
+    the order they started within it; calls outside any iteration first."""
     from evolve.store import StoreReader
 
-    where = "" if min_iteration is None else f" AND iteration >= {int(min_iteration)}"
     with StoreReader.open(run_dir) as reader:
-        for row in reader.query(_CALLS_SQL.format(where=where)):
-            row["messages"] = json.loads(reader.get_blob(row.pop("request_blob")))
-            yield row
+        found = [r["iteration"] for r in reader.query(
+            "SELECT DISTINCT iteration FROM llm_calls ORDER BY iteration NULLS FIRST")]
+        for it in found:
+            if it is not None and min_iteration is not None and it < min_iteration:
+                continue
+            if it is None and min_iteration is not None:
+                continue
+            match = "IS NULL" if it is None else f"= {int(it)}"
+            for row in reader.query(_CALLS_SQL.format(match=match)):
+                row["messages"] = json.loads(row.pop("text"))
+                yield row
 
 
 def run_cost(run_dir: str | Path, prices: Config | None = None, *, min_iteration: int | None = None,
