@@ -7,9 +7,11 @@ when the same model saw the same tokens up to and including that block before (a
 a block only matches after an identical prefix); a request's cached tokens are its leading run of
 cached full blocks. As in vLLM, the prompt's last token is always computed, so a prompt sent twice
 has all but its last partial block cached. Blocks are evicted least recently used beyond
-`capacity_tokens`. The simulated world counts 4 characters per token (`inner_loop.sim.respond`),
-so a block is 4 × block_tokens characters of the rendered prompt (`prompt_text`: the tools, then
-each message's role and content, as a chat template lays them out).
+`capacity_tokens`, a prompt's last blocks before its first (vLLM frees a request's blocks in
+reverse order), so a shared beginning outlives the tails that differ. The simulated world counts
+4 characters per token (`inner_loop.sim.respond`), so a block is 4 × block_tokens characters of
+the rendered prompt (`prompt_text`: the tools, then each message's role and content, as a chat
+template lays them out).
 
 Used by `autodata sim-serve` (one cache per server) and by `evolve.cost_cache` (the same cache
 replayed over a run's recorded calls).
@@ -87,7 +89,7 @@ class PrefixCache:
             hits = 0
             while hits < len(keys) and keys[hits] in self._blocks:
                 hits += 1
-            for key in keys:
+            for key in reversed(keys):  # as vLLM frees a request's blocks: its tail is evicted first
                 self._blocks[key] = None
                 self._blocks.move_to_end(key)
             while len(self._blocks) > capacity:
