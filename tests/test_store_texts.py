@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from evolve.store import CallBuffer, Store
+from evolve.store import CallBuffer, Store, StoreReader
 from evolve.store import texts
 from evolve.store.journal import CallJournal, replay
 from evolve.store.migrate import MIGRATIONS_DIR, migrate
@@ -168,3 +168,14 @@ def test_footprint_counts_what_is_written_and_what_is_kept(store):
     logical = sum(len(text.encode()) for text in store.get_blobs(list(shas)).values())
     assert seen["logical_bytes"] == logical and seen["calls"] == 5 and seen["episodes"] == 0
     assert 0 < seen["stored_bytes"] < logical and seen["file_bytes"] == Path(store.path).stat().st_size
+
+
+def test_a_reader_of_the_snapshot_reads_whole_texts_while_the_writer_holds_the_file(store, tmp_path):
+    shas = store.record_calls([call(f"c{i}", prompt(i)) for i in range(3)]) and \
+        [r["request_blob"] for r in store.query("SELECT request_blob FROM llm_calls ORDER BY call_id")]
+    store.publish_snapshot()
+    with StoreReader.open(tmp_path) as reader:
+        assert reader.source == "snapshot"
+        got = reader.get_blobs(shas)
+        assert [json.loads(got[s])[1]["content"] for s in shas] == [prompt(i) for i in range(3)]
+        assert {r["sha256"]: r["text"] for r in reader.query("SELECT * FROM blobs")}.items() >= got.items()
