@@ -21,12 +21,13 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from inner_loop.thresholds import thresholds_for
-from inner_loop.config import BudgetConfig, Config, first_error
+from inner_loop.config import BudgetConfig, first_error
 from inner_loop.errors import UserError
 from inner_loop.strict import Strict
 from inner_loop.executor import open_executor
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
+from evolve.config import Config
 from evolve.paths import RunPaths
 from evolve.progress import RunProgress, best_accepted
 from evolve.repo import HarnessRepo
@@ -80,7 +81,8 @@ def read_run_config(run_dir: Path) -> RunConfig:
     try:
         rc = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        raise UserError(f"{path}: invalid run config: {first_error(exc, 'config')}") from None
+        why = first_error(exc, "config", Config)
+        raise UserError(f"{path}: invalid run config: {why}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: unreadable run config: {exc}") from None
     for role in rc.config.redacted_roles():

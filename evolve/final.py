@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from inner_loop.config import Config
 from inner_loop.errors import UserError
+from evolve.config import Config
 from evolve.context import RunContext
 from evolve.estimates import METHOD
 from evolve.evaluate import (FINAL_FIRST_REPEAT, CandidateResult, best_of, results, score,

@@ -1,8 +1,9 @@
 """The outer loop: meta-optimisation of the harness (paper §4).
 
 `iterate` is one iteration and reads like the paper's algorithm: select a parent, run it on a
-train minibatch, analyze, implement, validate, score child and parent, decide, record. `evolve`
-scores the seed harness and runs iterations 1..N, `concurrency` (K) at a time.
+train minibatch, analyze, implement, validate, score child and parent, decide, commit, record.
+The run around it (the seed scored, iterations 1..N `concurrency` (K) at a time, the final
+re-evaluation) is evolve/schedule.py.
 
 Determinism. Iteration n's candidate id, rng, parent, minibatch and smoke paper depend only on
 (run seed, n) and on iterations ≤ n − K: iteration n starts once all of those have finished and
@@ -20,28 +21,22 @@ a repeat shifts the sample indices of its episode's calls, so it is an independe
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from inner_loop.harness import Manifest, harness_digest, load_harness
-from inner_loop.episode import EpisodeRecord
-from inner_loop.llm import slots
 from inner_loop.llm.shared import SharedCalls
-from inner_loop.llm.types import BudgetExceeded
 from inner_loop.papers import Paper
-from evolve import final
 from evolve.analyzer import DiagnosisUnparseable, run_analyzer
 from evolve.context import RunContext
 from evolve.implementer import Workspace, list_harness_files, run_implementer
-from evolve.jobs import Job, raise_stops, run_job, run_jobs
+from evolve.jobs import Job, run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
 from evolve.selection import View, candidate_id, iteration_rng, select_parent, view_of
 from evolve.store.queries import CandidateStatus, by_paper
 from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
 
-BEHIND = 1_000_000  # a slot place after any episode's own calls: only idle slots are taken
 DECIDED = ("invalid", "rejected", "committing", "accepted")
 ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")
 
@@ -121,16 +116,6 @@ def draws(ctx: RunContext, n: int, scores: dict[str, float]) -> tuple[str, list[
     ev, rng = ctx.config.evolve, iteration_rng(ctx.config.seed, n)
     parent = select_parent(scores, ev.selection_temperature, rng)
     return parent, rng.sample(ctx.train, min(ev.minibatch, len(ctx.train))), rng.choice(ctx.train)
-
-
-def early_minibatch(ctx: RunContext, seed_dir: Path) -> list[tuple[Job, int]]:
-    """(job, n): iterations 1..K's minibatch episodes, known before the seed is scored. Their
-    view (iterations ≤ 0) holds one accepted candidate, the seed, so each selects the seed
-    whatever its score, and `draws` gives the same minibatch then as after the scoring."""
-    ev = ctx.config.evolve
-    return [(Job("seed", seed_dir, p, n * ev.repeats), n)
-            for n in range(1, min(ev.concurrency, ev.iterations) + 1)
-            for p in draws(ctx, n, {"seed": 0.0})[1]]
 
 
 def propose(ctx: RunContext, a: Attempt) -> None:
@@ -262,67 +247,3 @@ def finish(ctx: RunContext, a: Attempt) -> None:
     if s.status == "accepted":
         ctx.point_main()
     ctx.iteration_done(a.n, a.cid, s.status)
-
-
-def score_seed(ctx: RunContext) -> None:
-    """The seed harness (candidate `seed`, iteration 0) on the validation papers; behind it, in
-    the same episode window and last at the endpoint (slot place BEHIND), iterations 1..K's
-    minibatch episodes (`early_minibatch`): they fill the slots the scoring's tail leaves idle,
-    and `propose` finds them recorded. Same episodes, same records: only their timing moves."""
-    seed_dir = ctx.repo.checkout(ctx.repo.seed_sha)
-    jobs = [(Job("seed", seed_dir, p, r), "validation", 0) for p in ctx.validation
-            for r in range(ctx.config.evolve.repeats)]
-    jobs += [(job, "minibatch", n) for job, n in early_minibatch(ctx, seed_dir)]
-
-    def run(item: tuple[Job, str, int]) -> EpisodeRecord | None:
-        with slots.priority(BEHIND if item[1] == "minibatch" else 0):
-            return run_job(ctx, *item)
-    workers = max(1, min(ctx.config.inner_loop.concurrency, len(jobs)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="episode") as pool:
-        raise_stops(list(pool.map(run, jobs)))
-
-
-def schedule(ctx: RunContext) -> None:
-    """Iterations 1..N, K at a time; iteration n starts once every iteration ≤ n − K is done."""
-    ev = ctx.config.evolve
-    finished = {r["iteration"] for r in ctx.store.query("SELECT iteration FROM iterations")}
-    futures: dict[int, Future] = {}
-    with ThreadPoolExecutor(ev.concurrency, thread_name_prefix="iteration") as pool:
-        for n in range(1, ev.iterations + 1):
-            _wait(futures, n - ev.concurrency)
-            if ctx.stop_reason is not None:
-                break
-            if n not in finished:
-                futures[n] = pool.submit(_guarded, ctx, n)
-        _wait(futures, ev.iterations)
-
-
-def _wait(futures: dict[int, Future], upto: int) -> None:
-    for n in sorted(futures):
-        if n <= upto:
-            futures[n].result()
-
-
-def _guarded(ctx: RunContext, n: int) -> None:
-    try:
-        iterate(ctx, n)
-    except BudgetExceeded as exc:
-        ctx.stop(f"budget: {exc}")
-
-
-def evolve(ctx: RunContext) -> None:
-    """The run: the seed scored on the validation papers, the iterations, then the final
-    re-evaluation of the top candidates with fresh repeats (evolve/final.py)."""
-    final.check(ctx.config)
-    try:
-        score_seed(ctx)
-    except BudgetExceeded as exc:
-        ctx.stop(f"budget: {exc}")
-        return
-    ctx.progress.note(f"seed harness: validation pass rate {ctx.best_score():.1%} (tally)")
-    schedule(ctx)
-    if ctx.stop_reason is None:
-        try:
-            final.reevaluate(ctx)
-        except BudgetExceeded as exc:
-            ctx.stop(f"budget: {exc}")

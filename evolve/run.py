@@ -5,7 +5,7 @@
 `drive`, under the run lock (evolve/lock.py) and the signal handlers (evolve/stop.py), checks
 config.json against DuckDB, repairs and reconciles git, replays the call journal, removes what a
 killed process left, builds the run's context (evolve/context.py), runs the outer loop
-(evolve/loop.py) and records how the run ended.
+(evolve/schedule.py, evolve/loop.py) and records how the run ended.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from inner_loop.sandbox.spawn import remove_workdir
 from evolve.context import (RunConfig, RunContext, RunSettings, make_run_config,
                             read_run_config, write_json)
 from evolve.lock import RunLock
-from evolve.loop import evolve
 from evolve.paths import RunPaths
 from evolve.reconcile import reconcile
 from evolve.repair import open_harness
 from evolve.repo import HarnessRepo
 from evolve.runcheck import check_unchanged
+from evolve.schedule import evolve
 from evolve.stop import RunInterrupted, Stopper
 from evolve.store import Store
 from evolve.store.journal import replay

@@ -3,12 +3,19 @@
 Each role maps to an endpoint (backend, base_url, model), the *name* of the env var that holds
 its API key (never the key itself), sampling settings, a concurrency cap and prices. With no file
 at all, every role runs on the embedded simulated model world (`backend = "sim"`).
+
+`Config` holds the sections the inner loop reads. A package built on it adds its own sections by
+subclassing `Config` and naming the subclass as the entry point `autodata.config` (the outer
+loop adds `[evolve]` so, pyproject.toml); `load_config` validates a file against that schema
+(`schema()`), so one call loads every section while this package names none but its own.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Literal
@@ -109,22 +116,6 @@ class InnerLoopConfig(Strict):
     stop_sampling_early: bool = True
 
 
-class EvolveConfig(Strict):
-    iterations: int = Field(default=12, ge=0)
-    concurrency: int = Field(default=2, ge=1)
-    minibatch: int = Field(default=6, ge=1)
-    repeats: int = Field(default=1, ge=1)
-    selection_temperature: float = Field(default=0.1, gt=0)
-    acceptance: Literal["strict", "confident"] = "strict"
-    confidence: float = Field(default=0.9, gt=0, lt=1)
-    racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
-    share_calls: bool = True  # child and parent scoring send an identical request once
-    # End of run: the top `final_top` accepted candidates by tally and the seed, re-evaluated
-    # `final_repeats` times on the validation papers with fresh repeats (0: none; evolve/final.py)
-    final_repeats: int = Field(default=4, ge=0, le=1000)
-    final_top: int = Field(default=2, ge=1, le=100)
-
-
 class ExecutorConfig(Strict):
     """Where episodes run (inner_loop/executor.py, docs/scale-out.md): `local` threads in this
     process, or `ray` tasks on a Ray cluster (`address`: "local" starts a throw-away one-machine
@@ -149,7 +140,6 @@ class Config(Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     inner_loop: InnerLoopConfig = Field(default_factory=InnerLoopConfig)
-    evolve: EvolveConfig = Field(default_factory=EvolveConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
@@ -214,7 +204,25 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+SCHEMA_GROUP = "autodata.config"
+
+
+@cache
+def schema() -> type[Config]:
+    """The configuration schema files are validated against: the `Config` subclass an installed
+    package names as entry point `autodata.config` (the first one), else `Config` itself."""
+    for ep in sorted(entry_points(group=SCHEMA_GROUP), key=lambda e: e.name):
+        found = ep.load()
+        if isinstance(found, type) and issubclass(found, Config):
+            return found
+    return Config
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                model: type[Config] | None = None) -> Config:
+    """The configuration of `path` (None: every default) with `overrides` applied, validated
+    against `model` (default: `schema()`)."""
+    model = model or schema()
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -226,21 +234,23 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{p}: invalid TOML: {exc}") from None
     data = apply_overrides(data, overrides or [])
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{str(path) if path else 'config'}: {first_error(exc)}") from None
+        raise ConfigError(f"{str(path) if path else 'config'}: {first_error(exc, model=model)}"
+                          ) from None
 
 
 _BOUND = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
           "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
 
 
-def allowed_range(loc: tuple) -> str | None:
-    """The allowed range of the Config field at `loc`, from its constraints (">= 1", "> 0 and < 1")."""
+def allowed_range(loc: tuple, config: type[Config] | None = None) -> str | None:
+    """The allowed range of the field at `loc` of `config` (default: `schema()`), from its
+    constraints (">= 1", "> 0 and < 1")."""
     if len(loc) == 3 and loc[0] == "roles":  # roles.<role>.<field>
         field = RoleConfig.model_fields.get(str(loc[2]))
     else:
-        model: Any = Config
+        model: Any = config or schema()
         field = None
         for part in loc:
             field = getattr(model, "model_fields", {}).get(str(part))
@@ -254,15 +264,18 @@ def allowed_range(loc: tuple) -> str | None:
     return " and ".join(bounds) or None
 
 
-def first_error(exc: ValidationError, within: str | None = None) -> str:
+def first_error(exc: ValidationError, within: str | None = None,
+                model: type[Config] | None = None) -> str:
     """`key: must be <range>, got <value>` (or pydantic's message) of the first error, one line.
-    `within`: the name under which a Config is nested (RunConfig's `config`)."""
+    `within`: the name under which a Config is nested (RunConfig's `config`); `model`: the
+    Config class validated (default: `schema()`)."""
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     where = ".".join(str(x) for x in loc) or "(top level)"
     if first["type"] in _BOUND or first["type"] == "finite_number":
         nested = within is not None and loc[:1] == (within,)
-        bound = allowed_range(loc[1:] if nested else loc) if within is None or nested else None
+        bound = allowed_range(loc[1:] if nested else loc, model) if within is None or nested \
+            else None
         got = " ".join(repr(first.get("input"))[:60].split())
         return f"{where}: must be {bound or 'a finite number'}, got {got}"
     more = f" ({exc.error_count()} errors)" if exc.error_count() > 1 else ""

@@ -43,7 +43,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from inner_loop.config import Config, ExecutorConfig
+from inner_loop.config import ExecutorConfig
 from inner_loop.episode import EpisodeRecord
 from inner_loop.errors import UserError
 from inner_loop.episode_jobs import EpisodeJob, run_here
@@ -111,7 +111,7 @@ class RayExecutor:
         token = uuid.uuid4().hex
         with self._lock:
             self._clients[token] = job.client
-        public = Config.model_validate(job.config.public_dump())  # no login details in URLs
+        public = type(job.config).model_validate(job.config.public_dump())  # no login in URLs
         slim = EpisodeJob(job.paper, Path(harness.digest), public, None,
                           Path("."), job.method, job.harness_version, job.tag)
         ref = _episode.options(num_cpus=self.config.episode_cpus,

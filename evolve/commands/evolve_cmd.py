@@ -8,9 +8,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from inner_loop.config import ConfigError, load_config
+from inner_loop.config import ConfigError
 from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
+from evolve.config import load_config
 from evolve.context import RunSettings, read_run_config
 from evolve.run import resume_run, start_run
 
