@@ -28,6 +28,12 @@ TARGETS = [
     ("inner_loop.llm.client", "LLMClient.send", "LLMClient: budgets, retries, accounting"),
     ("inner_loop.llm.client", "LLMClient._record", "LLMClient: the call record"),
     ("inner_loop.llm.client", "LLMClient.build_request", "LLMClient: build the request"),
+    ("inner_loop.llm.episode_client", "EpisodeClient.send", "episode client: tag, slot, usage"),
+    ("inner_loop.llm.openai_backend", "request_kwargs", "openai backend: the request body"),
+    ("inner_loop.llm.openai_backend", "_to_response", "openai backend: the response"),
+    ("inner_loop.llm.types", "valid_text", "valid_text (UTF-8 checks of records)"),
+    ("evolve.store.writer", "CallBuffer.__call__", "call record: model_dump, buffer"),
+    ("evolve.store.journal", "CallJournal.append", "call journal: one line per call"),
     ("evolve.store.writer", "Store.record_calls", "DuckDB: llm_calls batches"),
     ("evolve.store.writer", "Store.record_episode", "DuckDB: episodes, rounds, evaluations"),
     ("evolve.store.db", "SnapshotPublisher.publish", "DuckDB: read snapshot for live readers"),
@@ -64,14 +70,25 @@ def _wrap(label: str, fn):
 
 
 def _install() -> None:
+    wrapped: dict[int, object] = {}
     for module, attr, label in TARGETS:
-        mod = importlib.import_module(module)
-        owner, name = (getattr(mod, attr.split(".")[0]), attr.split(".")[1]) if "." in attr \
-            else (mod, attr)
-        setattr(owner, name, _wrap(label, getattr(owner, name)))
-    import evolve.jobs as jobs
-    import inner_loop.runner as runner
-    jobs.run_episode = runner.run_episode  # names bound by `from … import`
+        try:
+            mod = importlib.import_module(module)
+            owner, name = (getattr(mod, attr.split(".")[0]), attr.split(".")[1]) \
+                if "." in attr else (mod, attr)
+            original = getattr(owner, name)
+        except (ImportError, AttributeError):  # moved or renamed since: say so, time the rest
+            print(f"(not found, not timed: {module}.{attr})", file=sys.stderr)
+            continue
+        setattr(owner, name, _wrap(label, original))
+        if "." not in attr:
+            wrapped[id(original)] = getattr(owner, name)
+    # a function also bound by `from … import` in another module of ours: that name too
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__name__", "").startswith(("inner_loop", "evolve")):
+            for key, value in list(vars(mod).items()):
+                if id(value) in wrapped:
+                    setattr(mod, key, wrapped[id(value)])
 
 
 def main() -> int:
