@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from inner_loop.config import Config
 from inner_loop.dispatch import REJECTED
 from inner_loop.episode import EpisodeRecord
-from inner_loop.llm import Client, SharingClient
-from inner_loop.llm.protocol import Messages, ResponseFormat
+from inner_loop.llm import SharingClient
+from inner_loop.llm.protocol import ClientView
 from inner_loop.llm.shared import SharedCalls
-from inner_loop.llm.types import BudgetExceeded, FatalLLMError, LLMRequest, LLMResponse, ToolSpec
+from inner_loop.llm.types import BudgetExceeded, FatalLLMError, LLMRequest, LLMResponse
 from inner_loop.papers import Paper
 from inner_loop.executor import EpisodeJob, Executor
 from evolve.store import SEED_ID
@@ -32,24 +32,17 @@ from evolve.store import SEED_ID
 REPEAT_STRIDE = 10_000  # sample-index shift per repeat (inner-loop indices stay far below it)
 
 
-class RepeatClient(Client):
+class RepeatClient(ClientView):
     """The run's client as repeat `repeat` of an episode sees it: sample indices shifted; with
     `shared`, a request identical to one sent for another job of the same SharedCalls is sent
     once."""
 
-    def __init__(self, client: SharingClient, repeat: int, shared: SharedCalls | None = None):
-        self._client, self._offset, self._shared = client, repeat * REPEAT_STRIDE, shared
-        self.config = client.config
-        self.sample_offset = self._offset  # the ray executor builds requests on the worker
+    _client: SharingClient
 
-    def build_request(
-        self, role: str, messages: Messages, *, tools: Sequence[ToolSpec] | None = None,
-        response_format: ResponseFormat = "text", json_schema: dict[str, Any] | None = None,
-        sample_index: int = 0,
-    ) -> LLMRequest:
-        return self._client.build_request(
-            role, messages, tools=tools, response_format=response_format,
-            json_schema=json_schema, sample_index=sample_index + self._offset)
+    def __init__(self, client: SharingClient, repeat: int, shared: SharedCalls | None = None):
+        # sample_offset: read by the ray executor too, which builds requests on the worker
+        super().__init__(client, sample_offset=repeat * REPEAT_STRIDE)
+        self._shared = shared
 
     def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         if self._shared is not None:

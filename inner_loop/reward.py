@@ -31,7 +31,7 @@ from inner_loop.config import Config, ConfigError
 from inner_loop.evaluation import judge_answer
 from inner_loop.example import RubricItem
 from inner_loop.llm.client import LLMClient
-from inner_loop.llm.protocol import Client, Messages
+from inner_loop.llm.protocol import Client, ClientView
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.scoring import score
 from inner_loop.strict import first_error
@@ -69,15 +69,12 @@ SIMULATED_NOTICE = ("RubricReward: SIMULATED judge ({why}): these rewards come f
                     "model world, not a real model; point roles.judge at a real endpoint to train")
 
 
-class _NoticingClient(Client):
+class _NoticingClient(ClientView):
     """The judge's client, noticing (once) an answer that says it was simulated."""
 
     def __init__(self, client: Client, say: Callable[[str], None]):
-        self._client, self._say = client, say
-        self.config = client.config
-
-    def build_request(self, role: str, messages: Messages, **kwargs: Any) -> LLMRequest:
-        return self._client.build_request(role, messages, **kwargs)
+        super().__init__(client)
+        self._say = say
 
     def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         response = self._client.send(request, tag=tag)

@@ -10,12 +10,10 @@ the job's place that evolve/racing.py gives: the longest expected episodes first
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
 
 from inner_loop.llm import slots
-from inner_loop.llm.protocol import Client, Messages, ResponseFormat
-from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse, ToolSpec
+from inner_loop.llm.protocol import Client, ClientView
+from inner_loop.llm.types import FatalLLMError, LLMRequest, LLMResponse
 from inner_loop.strict import Strict
 
 
@@ -30,26 +28,16 @@ class RoleUsageRecord(Strict):
     cost_usd: float = 0.0
 
 
-class EpisodeClient(Client):
+class EpisodeClient(ClientView):
     """The run's client as one episode sees it: same calls, tagged, usage counted per role."""
 
     def __init__(self, client: Client, tag: str):
-        self._client = client
-        self.config = client.config
+        super().__init__(client)
         self.tag = tag
         self.usage: dict[str, RoleUsageRecord] = {}
         self._lock = threading.Lock()
         self._base = slots.current_priority()  # the job's place, where a scheduler gave one
         self._sent = 0  # calls so far: the episode's place in the endpoint queues (llm/slots.py)
-
-    def build_request(
-        self, role: str, messages: Messages, *, tools: Sequence[ToolSpec] | None = None,
-        response_format: ResponseFormat = "text", json_schema: dict[str, Any] | None = None,
-        sample_index: int = 0,
-    ) -> LLMRequest:
-        return self._client.build_request(
-            role, messages, tools=tools, response_format=response_format,
-            json_schema=json_schema, sample_index=sample_index)
 
     def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
         full_tag = f"{self.tag}/{tag}" if tag else self.tag

@@ -13,6 +13,7 @@ One interface, four implementations, each a view of the one run's `LLMClient`:
 A caller builds a request for a role (`build_request`, the role's model, temperature, token
 limit and the sample's seed from the config) and sends it (`send`); `complete` is the two in
 one. Whatever wraps a client changes what is built or how it is sent, never the other parts.
+The three views of a client share `ClientView` (forwarding, the sample-index shift).
 """
 
 from __future__ import annotations
@@ -59,3 +60,25 @@ class SharingClient(Client, Protocol):
 
     def send_shared(self, request: LLMRequest, answer: LLMResponse, *,
                     tag: str = "") -> LLMResponse: ...
+
+
+class ClientView(Client):
+    """A view of another client (`EpisodeClient`, `RepeatClient`, the judge's noticing client):
+    requests built by the client it wraps, with sample indices shifted by `sample_offset`; sends
+    passed through. A view overrides `send` for what it adds."""
+
+    def __init__(self, client: Client, sample_offset: int = 0):
+        self._client, self.sample_offset = client, sample_offset
+        self.config = client.config
+
+    def build_request(
+        self, role: str, messages: Messages, *, tools: Sequence[ToolSpec] | None = None,
+        response_format: ResponseFormat = "text", json_schema: dict[str, Any] | None = None,
+        sample_index: int = 0,
+    ) -> LLMRequest:
+        return self._client.build_request(
+            role, messages, tools=tools, response_format=response_format,
+            json_schema=json_schema, sample_index=sample_index + self.sample_offset)
+
+    def send(self, request: LLMRequest, *, tag: str = "") -> LLMResponse:
+        return self._client.send(request, tag=tag)
