@@ -29,13 +29,14 @@ from inner_loop.llm.shared import SharedCalls
 from inner_loop.papers import Paper
 from evolve.analyzer import DiagnosisUnparseable, run_analyzer
 from evolve.context import RunContext
-from evolve.implementer import Workspace, list_harness_files, run_implementer
+from evolve.implementer import run_implementer
 from evolve.jobs import Job, run_job, run_jobs
 from evolve.policy import decide as policy_decide
 from evolve.racing import race
 from evolve.selection import View, candidate_id, iteration_rng, select_parent, view_of
 from evolve.store.queries import CandidateStatus, by_paper
 from evolve.validate import archive_reason, check_changes, check_tree, same_tree, smoke_reason
+from evolve.workspace import Workspace, list_harness_files
 
 DECIDED = ("invalid", "rejected", "committing", "accepted")
 ORDER = ("selected", "proposing", "proposed", "validating", "scoring", "scored")

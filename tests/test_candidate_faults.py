@@ -23,7 +23,8 @@ from inner_loop.llm.client import LLMClient
 from inner_loop.llm.types import FatalLLMError, RequestRejected, ToolSpec
 from evolve.analyzer import Diagnosis
 from evolve.cli import main
-from evolve.implementer import MAX_ARGUMENT_CHARS, Workspace, run_implementer
+from evolve.implementer import run_implementer
+from evolve.workspace import MAX_ARGUMENT_CHARS, Workspace
 from evolve.validate import check_tree
 
 from scripted_endpoint import Reject, ScriptedEndpoint, Tools

@@ -28,7 +28,7 @@ import pytest
 
 from inner_loop.config import load_config
 from inner_loop.llm.types import FatalLLMError
-from evolve.implementer import MAX_ARGUMENT_CHARS
+from evolve.workspace import MAX_ARGUMENT_CHARS
 from evolve.context import RunSettings
 from evolve.run import resume_run, start_run
 from evolve.store import StoreReader

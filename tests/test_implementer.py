@@ -10,7 +10,7 @@ import pytest
 from harness_fixtures import MINIMAL_MANIFEST
 
 from inner_loop.harness import Manifest, load_harness
-from evolve.implementer import TOOLS, Workspace, list_harness_files
+from evolve.workspace import TOOLS, Workspace, list_harness_files
 
 MANIFEST = MINIMAL_MANIFEST
 
