@@ -24,6 +24,7 @@ is counted as never cached — a small underestimate of its cached tokens.
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any, Iterable
 from inner_loop.config import Config, load_config
 from inner_loop.llm.accounting import price_usd
 from inner_loop.sim.prefix_cache import PrefixCache, PrefixCacheOptions, prompt_text
+from evolve.store import StoreReader
 
 PAPER_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
 
@@ -93,17 +95,17 @@ def replay(calls: Iterable[dict[str, Any]], prices: Config,
         rc = prices.role(c["role"])
         tokens_in, tokens_out = int(c["input_tokens"]), int(c["output_tokens"])
         cached = cache.observe(c["model"], prompt_text(c["messages"]), tokens_in)
-        total.add(c["role"], tokens_in, cached, tokens_out, price_usd(tokens_in, cached, tokens_out, rc),
+        total.add(c["role"], tokens_in, cached, tokens_out,
+                  price_usd(tokens_in, cached, tokens_out, rc),
                   price_usd(tokens_in, 0, tokens_out, rc))
     return total
 
 
-def recorded_calls(run_dir: str | Path, min_iteration: int | None = None) -> Iterable[dict[str, Any]]:
+def recorded_calls(run_dir: str | Path,
+                   min_iteration: int | None = None) -> Iterable[dict[str, Any]]:
     """The run's calls that reached an endpoint and were answered, each with its request
     messages: iteration by iteration (one query each: a run's prompts do not fit in memory), in
     the order they started within it; calls outside any iteration first."""
-    from evolve.store import StoreReader
-
     with StoreReader.open(run_dir) as reader:
         found = [r["iteration"] for r in reader.query(
             "SELECT DISTINCT iteration FROM llm_calls ORDER BY iteration NULLS FIRST")]
@@ -118,8 +120,9 @@ def recorded_calls(run_dir: str | Path, min_iteration: int | None = None) -> Ite
                 yield row
 
 
-def run_cost(run_dir: str | Path, prices: Config | None = None, *, min_iteration: int | None = None,
-             options: PrefixCacheOptions | None = None, emulate: bool = True) -> CacheCost:
+def run_cost(run_dir: str | Path, prices: Config | None = None, *,
+             min_iteration: int | None = None, options: PrefixCacheOptions | None = None,
+             emulate: bool = True) -> CacheCost:
     """The run's calls priced at `prices` (default: configs/paper.toml). `emulate`: cached tokens
     from the emulated prefix cache (a run on the simulated world); False: as the endpoint
     reported them (`llm_calls.cached_tokens`, a run on a real endpoint or on sim-serve).
@@ -131,7 +134,8 @@ def run_cost(run_dir: str | Path, prices: Config | None = None, *, min_iteration
     total = CacheCost()
     for c in calls:
         rc = prices.role(c["role"])
-        t_in, cached, t_out = int(c["input_tokens"]), int(c["cached_tokens"]), int(c["output_tokens"])
+        t_in, t_out = int(c["input_tokens"]), int(c["output_tokens"])
+        cached = int(c["cached_tokens"])
         total.add(c["role"], t_in, cached, t_out, price_usd(t_in, cached, t_out, rc),
                   price_usd(t_in, 0, t_out, rc))
     return total
@@ -156,22 +160,26 @@ def table(cost: CacheCost, iterations: int = 1) -> str:
     lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     rows = sorted(cost.roles.items(), key=lambda kv: -kv[1].usd_uncached) + [("**all**", cost)]
     for role, c in rows:
-        lines.append(f"| {role} | {c.calls / iterations:,.1f} | {c.input_tokens / iterations:,.0f} | "
+        lines.append(f"| {role} | {c.calls / iterations:,.1f} | "
+                     f"{c.input_tokens / iterations:,.0f} | "
                      f"{c.cached_share:.1%} | {c.output_tokens / iterations:,.0f} | "
                      f"{c.usd_uncached / iterations:.4f} | {c.usd / iterations:.4f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m evolve.cost_cache RUN_DIR [--min-iteration N] [--per K] [--config F] [--reported] [--json]`."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m evolve.cost_cache", description=__doc__.split("\n\n")[0])
+    """`python -m evolve.cost_cache RUN_DIR [--min-iteration N] [--per K] [--config F]
+    [--reported] [--json]`."""
+    p = argparse.ArgumentParser(prog="python -m evolve.cost_cache",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir")
-    p.add_argument("--min-iteration", type=int, default=1, help="default 1: the seed's scoring left out")
+    p.add_argument("--min-iteration", type=int, default=1,
+                   help="default 1: the seed's scoring left out")
     p.add_argument("--per", type=int, default=1, help="divide by this many iterations")
-    p.add_argument("--config", default=str(PAPER_CONFIG), help="prices (default configs/paper.toml)")
-    p.add_argument("--reported", action="store_true", help="the endpoint's cached tokens, not the emulation")
+    p.add_argument("--config", default=str(PAPER_CONFIG),
+                   help="prices (default configs/paper.toml)")
+    p.add_argument("--reported", action="store_true",
+                   help="the endpoint's cached tokens, not the emulation")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     cost = run_cost(args.run_dir, load_config(args.config), min_iteration=args.min_iteration,

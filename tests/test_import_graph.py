@@ -40,8 +40,6 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("evolve.bench_figures", "inner_loop.llm.accounting"): "bench engineer's file",
     ("evolve.bench_figures", "inner_loop.papers"): "bench engineer's file",
     ("evolve.bench_sdk", "openai"): "bench engineer's file",
-    ("evolve.cost_cache", "evolve.store"): "cache engineer's file",
-    ("evolve.cost_cache", "argparse"): "cache engineer's file",
     ("evolve.reports.watch", "evolve.reports.report"): "start-up time: matplotlib",
 }
 
