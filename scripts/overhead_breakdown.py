@@ -32,7 +32,7 @@ TARGETS = [
     ("inner_loop.llm.openai_backend", "request_kwargs", "openai backend: the request body"),
     ("inner_loop.llm.openai_backend", "_to_response", "openai backend: the response"),
     ("inner_loop.llm.types", "valid_text", "valid_text (UTF-8 checks of records)"),
-    ("evolve.store.writer", "CallBuffer.__call__", "call record: model_dump, buffer"),
+    ("evolve.store.calls", "CallBuffer.__call__", "call record: model_dump, buffer"),
     ("evolve.store.journal", "CallJournal.append", "call journal: one line per call"),
     ("evolve.store.writer", "Store.record_calls", "DuckDB: llm_calls batches"),
     ("evolve.store.writer", "Store.record_episode", "DuckDB: episodes, rounds, evaluations"),

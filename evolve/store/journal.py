@@ -20,12 +20,17 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from evolve.store.writer import Store
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 JOURNAL_DIR = "logs/calls"
+
+
+class CallSink(Protocol):
+    """Where replayed rows go: the run's writer (evolve.store.writer.Store)."""
+
+    def record_calls(self, call_records: Sequence[dict[str, Any]], iteration: int | None = None,
+                     candidate_id: str | None = None) -> int: ...
 
 
 class CallJournal:
@@ -89,7 +94,7 @@ def read_segment(path: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, bad
 
 
-def replay(store: "Store", run_dir: str | Path) -> tuple[int, int]:
+def replay(store: CallSink, run_dir: str | Path) -> tuple[int, int]:
     """Write the journal's rows that DuckDB lacks, then remove the segments:
     (rows added, unreadable lines skipped)."""
     folder = Path(run_dir) / JOURNAL_DIR

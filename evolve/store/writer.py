@@ -3,14 +3,13 @@
 Each `record_*` method is one short transaction that writes a fact and, where the fact moves an
 attempt forward, its candidate_events row with it. Thread-safe: one lock guards the connection,
 so concurrent iterations of one process share one Store. LLM calls are written in batches
-(`record_calls`, or a CallBuffer), never one transaction per call.
+(`record_calls`, or a CallBuffer: evolve/store/calls.py), never one transaction per call.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,52 +18,15 @@ from typing import Any
 import duckdb
 
 from evolve.store import records as rec
-from evolve.store.journal import CallJournal
-from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry, is_busy_error
-from evolve.store.migrate import check_version, migrate
+from evolve.store.checks import refuse_unsafe
+from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
+from evolve.store.migrate import migrate
 from inner_loop.errors import UserError
 from inner_loop.redact import redact_text
 
 SEED_ID = "seed"
 EVENT_STATES = frozenset({"proposing", "validating", "scoring", "scored"})
 DECISION_EVENT = {"invalid": "invalid", "rejected": "rejected", "accepted": "committing"}
-
-
-def _refuse_unsafe(path: Path) -> None:
-    """A database from a newer autodata, or a corrupt one, is refused before any read-write
-    open (which would rewrite its file). Held by another process: the writer's own open waits
-    and checks."""
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        if is_busy_error(exc):
-            return
-        raise  # corrupt or truncated: a read-write open would write to the damaged file
-    try:
-        check_version(con, str(path))
-        _refuse_truncated(con, path)
-    finally:
-        con.close()
-
-
-_HEADERS = 3 * 4096  # DuckDB's file header and its two database headers precede the blocks
-
-
-def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A checkpointed file (no WAL) shorter than the blocks it uses lost its tail (a power loss,
-    a copy cut short): opening it read-write would checkpoint over what is left. Free blocks
-    at the end may be cut off by DuckDB itself, so only used blocks count; with a WAL the data
-    replayed from it is not in the file yet, and the check is skipped."""
-    if path.with_name(path.name + ".wal").exists():
-        return
-    _name, _size, block_size, _total, used_blocks, *_ = con.execute(
-        "SELECT * FROM pragma_database_size()").fetchone()
-    expected = _HEADERS + int(block_size) * int(used_blocks)
-    size = path.stat().st_size
-    if size < expected:
-        raise UserError(f"{path}: the database file is corrupt or truncated ({size} of {expected} "
-                        f"bytes): restore autodata.duckdb from a backup (autodata.read.duckdb "
-                        f"holds a recent copy); nothing was written")
 
 
 class Store(Reads):
@@ -83,7 +45,7 @@ class Store(Reads):
         if not path.exists() and not create:
             raise UserError(f"{run_dir}: no {DB_NAME} (not a run folder?)")
         if path.exists():
-            _refuse_unsafe(path)
+            refuse_unsafe(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         con = connect_with_retry(path, read_only=False, timeout_s=lock_timeout_s)
         try:
@@ -316,51 +278,3 @@ class Store(Reads):
             rec.insert_many(con, "llm_calls", rows)
             return con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] - before
 
-
-class CallBuffer:
-    """Collects CallRecords (use as the LLM client's recorder) and writes them in batches.
-
-    Flushes when `max_rows` are buffered or the oldest is `max_age_s` old, and on flush()/close().
-    With a `journal` (evolve/store/journal.py) each record is on disk before the call returns
-    and a batch's journal segment is deleted once DuckDB holds it, so a SIGKILL loses no row
-    (resume replays the journal); without one, buffered calls die with the process."""
-
-    def __init__(self, store: Store, iteration: int | None = None, candidate_id: str | None = None,
-                 max_rows: int = 64, max_age_s: float = 2.0, journal: CallJournal | None = None):
-        self._store, self._iteration, self._candidate_id = store, iteration, candidate_id
-        self._max_rows, self._max_age_s = max_rows, max_age_s
-        self._journal = journal
-        self._rows: list[dict[str, Any]] = []
-        self._first_at = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self, record: Any) -> None:
-        row = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
-        if isinstance(row.get("error"), str):
-            row["error"] = redact_text(row["error"])
-        with self._lock:
-            if self._journal is not None:
-                self._journal.append(row)
-            if not self._rows:
-                self._first_at = time.monotonic()
-            self._rows.append(row)
-            due = len(self._rows) >= self._max_rows or time.monotonic() - self._first_at >= self._max_age_s
-        if due:
-            self.flush()
-
-    def flush(self) -> int:
-        with self._lock:
-            rows, self._rows = self._rows, []
-            segment = self._journal.rotate() if self._journal is not None else None
-        added = self._store.record_calls(rows, self._iteration, self._candidate_id)
-        if segment is not None:
-            segment.unlink()  # its rows are committed in DuckDB
-        return added
-
-    def close(self) -> int:
-        added = self.flush()
-        if self._journal is not None:
-            last = self._journal.close()  # the segment flush() opened: empty unless a call
-            if last.stat().st_size == 0:  # came in since (then it is replayed on resume)
-                last.unlink()
-        return added
