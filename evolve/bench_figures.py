@@ -22,6 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inner_loop.config import load_config
+from inner_loop.llm.accounting import price_usd
+from inner_loop.papers import default_split_path, select_papers
 from evolve.store import StoreReader
 
 # what a run's store is on disk: the database (blobs are a table in it) and its write-ahead log;
@@ -84,8 +87,6 @@ def decisions(run_dir: Path) -> list[tuple[int, str, str]]:
 
 def sdk_body(prompt_chars: int) -> dict[str, Any]:
     """One solver request over a validation paper's text, `prompt_chars` characters of prompt."""
-    from inner_loop.papers import default_split_path, select_papers
-
     paper = select_papers(None, Path(default_split_path()), "validation")[0]
     full = paper.full_text
     text = (full * (1 + prompt_chars // max(1, len(full))))[:max(64, prompt_chars)]
@@ -114,9 +115,6 @@ PRICES = Path(__file__).resolve().parents[1] / "configs" / "paper.toml"
 def usd_of(run_dir: Path, where: str = "TRUE") -> float:
     """USD of a run's paid calls at configs/paper.toml's per-role prices (cached input tokens at
     the cached price): the simulated world is free, so its tokens are priced as the paper's."""
-    from inner_loop.config import load_config
-    from inner_loop.llm.accounting import price_usd
-
     roles = load_config(PRICES).roles
     with StoreReader.open(run_dir) as r:
         rows = r.query(
@@ -143,27 +141,36 @@ FIGURES = ("saturation", "calls_ratio", "tokens_ratio", "usd_ratio", "overhead_m
            "resume_calls_repaid", "identical_decisions")  # issue 19's list; figures() adds a few
 
 
+def row(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The scenario row called `name` (`saturation`, `overhead`), {} when it was not run."""
+    return next((r for r in rows if r.get("name") == name), {})
+
+
 def figures(result: Any) -> dict[str, Any]:
-    """The `figures` object: the issue-19 targets of one bench run, each a number or a bool."""
-    sat, ovh = result.rows[0], result.rows[1]
+    """The `figures` object: the issue-19 targets of one bench run, each a number or a bool
+    (None for a scenario `bench --only` left out)."""
+    sat, ovh = row(result.rows, "saturation"), row(result.rows, "overhead")
     eco, res = result.economy, result.economy.get("resume", {})
     sdk = ovh.get("sdk_cpu_ms_per_call")
-    ideal = sat["ideal_calls_per_s"]
+    ideal = sat.get("ideal_calls_per_s")
+    ran = set(result.settings.get("only", ("economy", "resume")))
     return {
-        "saturation": sat.get("busy_calls_per_s", sat["calls_per_s"]) / ideal,
+        "saturation": sat.get("busy_calls_per_s", sat.get("calls_per_s", 0.0)) / ideal
+        if ideal else None,
         "seed_saturation": sat["seed_busy_calls_per_s"] / ideal
-        if "seed_busy_calls_per_s" in sat else None,
+        if ideal and "seed_busy_calls_per_s" in sat else None,
         "calls_ratio": eco.get("calls_ratio"),
         "tokens_ratio": eco.get("tokens_ratio"),
         "usd_ratio": usd_ratio(eco),
-        "overhead_ms_per_call": ovh["cpu_ms_per_call"],
+        "overhead_ms_per_call": ovh.get("cpu_ms_per_call"),
         "sdk_ms_per_call": sdk,
         "overhead_ratio_to_sdk": ovh["cpu_ms_per_call"] / sdk if sdk else None,
-        "sandbox_ms_per_call": ovh["sandbox_cpu_ms_per_call"],
+        "sandbox_ms_per_call": ovh.get("sandbox_cpu_ms_per_call"),
         "sandbox_ratio_to_sdk": ovh["sandbox_cpu_ms_per_call"] / sdk if sdk else None,
         "store_bytes_per_episode": ovh.get("store_bytes_per_episode"),
         "resume_calls_repaid": res.get("calls_repaid_for_finished_work"),
-        "identical_decisions": bool(eco.get("identical_decisions")
-                                    and eco.get("identical_evaluations")
-                                    and res.get("identical_decisions")),
+        "identical_decisions": bool(eco.get("identical_decisions", True)
+                                    and eco.get("identical_evaluations", True)
+                                    and res.get("identical_decisions", True))
+        if {"economy", "resume"} & ran else None,
     }

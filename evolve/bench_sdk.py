@@ -12,12 +12,11 @@ import threading
 import time
 from typing import Any
 
+import openai
 
 def sdk_loop(base_url: str, body: dict[str, Any], calls: int, threads: int,
              warmup: int = 3) -> dict[str, Any]:
     """The bare client in this process: CPU seconds per call over `calls` identical requests."""
-    import openai
-
     client = openai.OpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=60)
     per = max(1, calls // threads)
     ready = threading.Barrier(threads + 1)
@@ -41,7 +40,6 @@ def sdk_loop(base_url: str, body: dict[str, Any], calls: int, threads: int,
     n = per * threads
     return {"calls": n, "threads": threads, "prompt_chars": len(json.dumps(body["messages"])),
             "cpu_ms_per_call": 1000 * cpu / n, "wall_s": wall}
-
 
 
 def main(argv: list[str]) -> int:

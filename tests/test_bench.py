@@ -8,9 +8,10 @@ import math
 import pytest
 
 from inner_loop.papers import select_papers
-from evolve.bench import SimProcess, marginal, split_file
-from evolve.bench_figures import FIGURES, sdk_baseline, store_bytes
+from evolve.bench import BenchResult, BenchSettings, SimProcess, marginal, run_bench, split_file
+from evolve.bench_figures import FIGURES, figures, sdk_baseline, store_bytes
 from evolve.cli import build_parser
+from evolve.commands.bench import table
 
 
 def test_bench_is_a_subcommand():
@@ -68,9 +69,6 @@ def test_the_bare_openai_client_is_measured_against_a_real_sim_serve():
 
 @pytest.mark.slow
 def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
-    from evolve.bench import BenchSettings, run_bench
-    from evolve.commands.bench import table
-
     bs = BenchSettings(saturation_papers=4, overhead_papers=(2, 4), overhead_repeats=1,
                        sdk_calls=32,
                        scaling_papers=(3, 100), scaling_inflight=(1, 8),
@@ -100,3 +98,27 @@ def test_quick_bench_reports_every_figure_and_the_savings_are_exact(tmp_path):
                   "scaling": result.scaling, "economy": result.economy, "figures": fig})
     assert "SIMULATED" in text and "100 episodes (50 papers x 2 repeats)" in text
     assert "overhead / bare SDK" in text
+
+
+def test_only_picks_scenarios_and_refuses_unknown_ones():
+    args = build_parser().parse_args(["bench", "--only", "saturation,resume"])
+    assert args.only == ("saturation", "resume")
+    with pytest.raises(SystemExit):  # a usage error names the scenarios
+        build_parser().parse_args(["bench", "--only", "saturaton"])
+    with pytest.raises(ValueError, match="unknown bench scenario 'nope'"):
+        run_bench(BenchSettings(only=("nope",)), progress=lambda _msg: None)
+
+
+def test_figures_of_a_partial_run_are_none_where_a_scenario_was_left_out():
+    sat = {"name": "saturation", "calls_per_s": 30.0, "busy_calls_per_s": 36.0,
+           "ideal_calls_per_s": 40.0, "seed_busy_calls_per_s": 32.0, "cap": 8,
+           "latency_ms": 200.0, "papers": 25, "scoring_calls": 500, "inflight": 25,
+           "seed_scoring_s": 10.0}
+    result = BenchResult(settings={"only": ("saturation",)}, rows=[sat])
+    fig = figures(result)
+    assert fig["saturation"] == pytest.approx(0.9) and fig["seed_saturation"] == 0.8
+    assert fig["overhead_ms_per_call"] is None and fig["calls_ratio"] is None
+    assert fig["identical_decisions"] is None  # not measured: neither True nor False
+    text = table({"measured_at": "now", "wall_s": 1.0, "rows": [sat], "scaling": [],
+                  "economy": {}, "figures": fig})
+    assert "saturation  " in text and "0.900" in text and "overhead" not in text

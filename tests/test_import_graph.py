@@ -34,12 +34,6 @@ LATE_ALLOWED: dict[tuple[str, str], str] = {
     ("evolve.commands.report", "evolve.reports.report"): "start-up time: matplotlib",
     ("evolve.commands.report", "evolve.reports.watch"): "start-up time: matplotlib",
     # --- today's, to be removed (issue #16) ---
-    ("evolve.bench", "json"): "bench engineer's file",
-    ("evolve.bench", "inner_loop.papers"): "bench engineer's file",
-    ("evolve.bench_figures", "inner_loop.config"): "bench engineer's file",
-    ("evolve.bench_figures", "inner_loop.llm.accounting"): "bench engineer's file",
-    ("evolve.bench_figures", "inner_loop.papers"): "bench engineer's file",
-    ("evolve.bench_sdk", "openai"): "bench engineer's file",
     ("evolve.reports.watch", "evolve.reports.report"): "start-up time: matplotlib",
 }
 
@@ -49,7 +43,6 @@ CYCLES_ALLOWED: dict[frozenset[str], str] = {
 
 # Files over MAX_LINES -> why.
 LONG_ALLOWED: dict[str, str] = {
-    "evolve/bench.py": "bench engineer's file",
 }
 
 

@@ -8,7 +8,10 @@ import sys
 from dataclasses import asdict
 
 from evolve.bench import BenchSettings, run_bench, stamp
+from evolve.bench_figures import row
+from evolve.bench_settings import SCENARIOS
 from inner_loop.config import ExecutorConfig
+from inner_loop.errors import UserError
 from inner_loop.executor import require_executor
 
 
@@ -22,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="injected latency of the saturation scenario")
     p.add_argument("--cap", type=int, default=8, help="endpoint concurrency cap C (saturation)")
     p.add_argument("--quick", action="store_true", help="smaller scaling grid (for tests)")
+    p.add_argument("--only", metavar="SCENARIO[,SCENARIO]", type=_scenarios, default=SCENARIOS,
+                   help=f"run only these scenarios: {', '.join(SCENARIOS)} (default: all); "
+                   "e.g. `--only saturation` measures the saturation figures in about a minute")
     p.add_argument("--plot", metavar="PNG", help="also write the scaling plot to PNG")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--ray", action="store_true", help="also the ray executor: scheduling "
@@ -31,11 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def bench_command(args: argparse.Namespace) -> int:
     bs = BenchSettings(latency_ms=args.latency_ms, cap=args.cap,
-                       saturation_latency_ms=args.saturation_latency_ms)
+                       saturation_latency_ms=args.saturation_latency_ms, only=args.only)
     if args.quick:
-        bs.saturation_papers, bs.scaling_papers, bs.scaling_inflight = 5, (3, 6, 100), (1, 8)
-        bs.scaling_inflight_papers, bs.economy_iterations, bs.economy_papers = 3, 2, 4
-        bs.overhead_papers, bs.saturation_latency_ms, bs.overhead_repeats = (2, 4), 200.0, 1
+        bs.quick()
+    if args.plot and "scaling" not in bs.only:
+        raise UserError("--plot draws the scaling scenario: add scaling to --only")
     if args.ray:
         require_executor(ExecutorConfig(kind="ray"))  # one line before any work
     result = run_bench(bs)
@@ -57,26 +63,33 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenarios(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    bad = [n for n in names if n not in SCENARIOS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {bad[0] if bad else text!r}: one of {', '.join(SCENARIOS)}")
+    return names
+
+
 def _f(x: object, fmt: str = "{:.3f}") -> str:
     return "-" if x is None else fmt.format(x)
 
 
-def table(d: dict) -> str:
-    """One table: figure, value, target, and what it was measured on."""
-    sat, ovh = d["rows"][0], d["rows"][1]
-    eco, res, fig = d["economy"], d["economy"]["resume"], d.get("figures") or {}
-    saturation = fig.get("saturation", sat["calls_per_s"] / sat["ideal_calls_per_s"])
-    pairs = ovh.get("pairs_cpu_ms_per_call", [ovh["cpu_ms_per_call"]])
-    sdk = ovh.get("sdk") or {}
-    rows = [
-        ("saturation", _f(saturation), ">= 0.95",
+def _saturation(sat: dict, fig: dict) -> list[tuple[str, str, str, str]]:
+    return [
+        ("saturation", _f(fig.get("saturation")), ">= 0.95",
          f"{sat.get('busy_calls_per_s', sat['calls_per_s']):.1f} calls/s vs C/L = "
          f"{sat['ideal_calls_per_s']:.0f} (C={sat['cap']}, L={sat['latency_ms']:.0f} ms; "
          f"iteration 1's child and parent on {sat['papers']} papers, {sat['scoring_calls']} "
          f"calls, {sat['inflight']} episodes in flight)"),
         ("saturation, seed scoring", _f(fig.get("seed_saturation")), "no idle tail",
          f"the run's seed scoring ({sat['papers']} episodes at once) and what started in its "
-         f"tail, {_f(sat.get('seed_scoring_s'), '{:.1f}')} s"),
+         f"tail, {_f(sat.get('seed_scoring_s'), '{:.1f}')} s")]
+
+
+def _economy(eco: dict, fig: dict) -> list[tuple[str, str, str, str]]:
+    return [
         ("call economy (calls)", _f(eco["calls_ratio"]), "<= 0.65",
          f"{eco['savings']['calls']} / {eco['protocol']['calls']} calls in "
          f"{len(eco['protocol']['decisions'])} iterations x {eco['papers']} papers; "
@@ -87,7 +100,13 @@ def table(d: dict) -> str:
          f"{eco['savings']['tokens']} / {eco['protocol']['tokens']} tokens"),
         ("call economy (USD)", _f(fig.get("usd_ratio")), "-",
          f"${_f(eco['savings'].get('usd'), '{:.2f}')} / "
-         f"${_f(eco['protocol'].get('usd'), '{:.2f}')} at configs/paper.toml's prices"),
+         f"${_f(eco['protocol'].get('usd'), '{:.2f}')} at configs/paper.toml's prices")]
+
+
+def _overhead(ovh: dict, fig: dict) -> list[tuple[str, str, str, str]]:
+    pairs = ovh.get("pairs_cpu_ms_per_call", [ovh["cpu_ms_per_call"]])
+    sdk = ovh.get("sdk") or {}
+    return [
         ("overhead / bare SDK", _f(fig.get("overhead_ratio_to_sdk"), "{:.2f}x"), "<= 1.5x",
          f"our process {ovh['cpu_ms_per_call']:.2f} ms CPU/call vs the bare openai client "
          f"{_f(ovh.get('sdk_cpu_ms_per_call'), '{:.2f}')} ms ({sdk.get('calls', 0)} identical "
@@ -102,22 +121,35 @@ def table(d: dict) -> str:
         ("sandbox children / SDK", _f(fig.get("sandbox_ratio_to_sdk"), "{:.2f}x"), "-",
          f"the sandboxed harness children {ovh['sandbox_cpu_ms_per_call']:.2f} ms CPU/call"),
         ("store bytes / episode", _f(fig.get("store_bytes_per_episode"), "{:,.0f}"), "-",
-         "what the run's DuckDB file grows per episode (marginal, same runs as the overhead)"),
-    ]
-    for s in d["scaling"]:
-        what = (f"{s['papers']} papers" if s.get("repeats", 1) == 1 else
-                f"{s['papers']} episodes ({s['papers'] // s['repeats']} papers x "
-                f"{s['repeats']} repeats)")
-        rows.append((f"scaling {s['name']}", f"{s['scoring_s']:.2f} s", "linear / falls",
-                     f"{what}, {s['inflight']} in flight, cap {s['cap']}, "
-                     f"{s['calls']} calls, {s['calls_per_s']:.1f} calls/s"))
-    rows.append(("resume: calls repaid", str(res["calls_repaid_for_finished_work"]), "0",
-                 f"stopped at {res['calls_before_stop']} calls "
-                 f"({res['episodes_finished_before_stop']} episodes recorded), "
-                 f"{res['calls_after_resume']} calls after resume, uninterrupted "
-                 f"{res['calls_uninterrupted']}; identical decisions: "
-                 f"{res['identical_decisions']}"))
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
+         "what the run's DuckDB file grows per episode (marginal, same runs as the overhead)")]
+
+
+def _scaling(s: dict) -> tuple[str, str, str, str]:
+    what = (f"{s['papers']} papers" if s.get("repeats", 1) == 1 else
+            f"{s['papers']} episodes ({s['papers'] // s['repeats']} papers x "
+            f"{s['repeats']} repeats)")
+    return (f"scaling {s['name']}", f"{s['scoring_s']:.2f} s", "linear / falls",
+            f"{what}, {s['inflight']} in flight, cap {s['cap']}, "
+            f"{s['calls']} calls, {s['calls_per_s']:.1f} calls/s")
+
+
+def _resume(res: dict) -> tuple[str, str, str, str]:
+    return ("resume: calls repaid", str(res["calls_repaid_for_finished_work"]), "0",
+            f"stopped at {res['calls_before_stop']} calls "
+            f"({res['episodes_finished_before_stop']} episodes recorded), "
+            f"{res['calls_after_resume']} calls after resume, uninterrupted "
+            f"{res['calls_uninterrupted']}; identical decisions: {res['identical_decisions']}")
+
+
+def table(d: dict) -> str:
+    """One table: figure, value, target, and what it was measured on (the scenarios run)."""
+    fig, eco = d.get("figures") or {}, d.get("economy") or {}
+    sat, ovh = row(d["rows"], "saturation"), row(d["rows"], "overhead")
+    rows = (_saturation(sat, fig) if sat else []) + \
+        (_economy(eco, fig) if "calls_ratio" in eco else []) + \
+        (_overhead(ovh, fig) if ovh else []) + [_scaling(s) for s in d.get("scaling", [])] + \
+        ([_resume(eco["resume"])] if "resume" in eco else [])
+    w = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     lines = [f"autodata bench — SIMULATED model world, {d['measured_at']}, "
              f"{d['wall_s']:.0f} s"]
     lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {e}" for a, b, c, e in rows]
