@@ -21,9 +21,9 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from inner_loop.thresholds import thresholds_for
-from inner_loop.config import BudgetConfig, first_error
+from inner_loop.config import BudgetConfig
 from inner_loop.errors import UserError
-from inner_loop.strict import Strict
+from inner_loop.strict import Strict, first_error
 from inner_loop.executor import open_executor
 from inner_loop.llm.client import LLMClient
 from inner_loop.papers import select_papers
@@ -81,7 +81,7 @@ def read_run_config(run_dir: Path) -> RunConfig:
     try:
         rc = RunConfig.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        why = first_error(exc, "config", Config)
+        why = first_error(exc, model=RunConfig, count=True)
         raise UserError(f"{path}: invalid run config: {why}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: unreadable run config: {exc}") from None

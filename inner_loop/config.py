@@ -236,47 +236,5 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{str(path) if path else 'config'}: {first_error(exc, model=model)}"
-                          ) from None
-
-
-_BOUND = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
-          "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
-
-
-def allowed_range(loc: tuple, config: type[Config] | None = None) -> str | None:
-    """The allowed range of the field at `loc` of `config` (default: `schema()`), from its
-    constraints (">= 1", "> 0 and < 1")."""
-    if len(loc) == 3 and loc[0] == "roles":  # roles.<role>.<field>
-        field = RoleConfig.model_fields.get(str(loc[2]))
-    else:
-        model: Any = config or schema()
-        field = None
-        for part in loc:
-            field = getattr(model, "model_fields", {}).get(str(part))
-            if field is None:
-                return None
-            model = field.annotation
-    if field is None:
-        return None
-    bounds = [f"{sym} {getattr(m, key)}" for m in field.metadata for key, sym in _BOUND.values()
-              if getattr(m, key, None) is not None]
-    return " and ".join(bounds) or None
-
-
-def first_error(exc: ValidationError, within: str | None = None,
-                model: type[Config] | None = None) -> str:
-    """`key: must be <range>, got <value>` (or pydantic's message) of the first error, one line.
-    `within`: the name under which a Config is nested (RunConfig's `config`); `model`: the
-    Config class validated (default: `schema()`)."""
-    first = exc.errors()[0]
-    loc = tuple(first["loc"])
-    where = ".".join(str(x) for x in loc) or "(top level)"
-    if first["type"] in _BOUND or first["type"] == "finite_number":
-        nested = within is not None and loc[:1] == (within,)
-        bound = allowed_range(loc[1:] if nested else loc, model) if within is None or nested \
-            else None
-        got = " ".join(repr(first.get("input"))[:60].split())
-        return f"{where}: must be {bound or 'a finite number'}, got {got}"
-    more = f" ({exc.error_count()} errors)" if exc.error_count() > 1 else ""
-    return f"{where}: {' '.join(str(first['msg']).split())}{more}"
+        why = strict.first_error(exc, model=model, count=True)
+        raise ConfigError(f"{str(path) if path else 'config'}: {why}") from None

@@ -41,6 +41,7 @@ BAD = [  # (--set, the key named, the allowed range named)
     ("evolve.repeats=0", "evolve.repeats", "must be >= 1"),
     ("evolve.iterations=-1", "evolve.iterations", "must be >= 0"),
     ("retry.max_attempts=0", "retry.max_attempts", "must be >= 1"),
+    ("run.validation_limit=0", "--set run.validation_limit", "must be >= 1, got 0"),
 ]
 
 
@@ -153,6 +154,9 @@ def test_resume_refuses_a_changed_run_id(recorded_run, capsys):
     (("config", "evolve", "selection_temperature"), 0, "config.evolve.selection_temperature: must be > 0"),
     (("config", "budget", "max_usd"), -1, "config.budget.max_usd: must be >= 0"),
     (("config", "inner_loop", "samples_per_solver"), 0, "must be >= 1"),
+    (("config", "roles", "judge", "temperature"), 5,
+     "config.roles.judge.temperature: must be >= 0 and <= 2, got 5"),
+    (("settings", "validation_limit"), 0, "settings.validation_limit: must be >= 1, got 0"),
 ])
 def test_resume_validates_config_json_like_the_cli(recorded_run, capsys, keys, value, named):
     edit(recorded_run, _set(*keys, value=value))

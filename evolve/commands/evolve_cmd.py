@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from inner_loop.config import ConfigError
 from inner_loop.executor import require_executor
 from inner_loop.llm.client import require_api_keys
+from inner_loop.strict import first_error
 from evolve.config import load_config
 from evolve.context import RunSettings, read_run_config
 from evolve.run import resume_run, start_run
@@ -88,9 +89,8 @@ def evolve_command(args: argparse.Namespace) -> int:
     try:
         settings = RunSettings.model_validate(run_sets)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"--set run.{where}: {first['msg']}") from None
+        raise ConfigError(f"--set run.{first_error(exc, model=RunSettings, count=True)}") \
+            from None
     require_api_keys(config)
     require_executor(config.executor)
     summary = start_run(config, settings, Path(args.run_dir) if args.run_dir else None)

@@ -26,6 +26,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inner_loop.errors import UserError
+from inner_loop.strict import field_error
 
 # Problem kinds a loader can report (LoadReport.problems keys, PaperError messages).
 MALFORMED_JSON = "malformed_json"
@@ -137,13 +138,11 @@ def build_paper(where: str, fields: dict) -> Paper | Problem:
 
 
 def _problem_from(where: str, exc: ValidationError) -> Problem:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or "record"
-    if error["type"] == "missing" or (
-        error["type"] == "string_too_short" and field in ("id", "title")
-    ):
+    error = field_error(exc)  # worded as a corpus problem of its kind
+    field = ".".join(str(part) for part in error.loc) or "record"
+    if error.kind == "missing" or (error.kind == "string_too_short" and field in ("id", "title")):
         return Problem(kind=MISSING_FIELD, where=where, message=f"field '{field}' is missing or empty")
-    if error["type"] == "extra_forbidden":
+    if error.kind == "extra_forbidden":
         return Problem(kind=INVALID_FIELD, where=where, message=f"unknown field '{field}'")
-    message = f"field '{field}': {error['msg']}"
+    message = f"field '{field}': {error.message}"
     return Problem(kind=INVALID_FIELD, where=where, message=message)

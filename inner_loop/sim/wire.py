@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from inner_loop.llm.types import LLMRequest, LLMResponse
 from inner_loop.roles import ROLES
 from inner_loop.sim import schema_check
-from inner_loop.strict import first_error
+from inner_loop.strict import field_error, first_error
 
 FINGERPRINT = "autodata-sim"
 MAX_N = 128
@@ -178,14 +178,14 @@ def parse_chat(body: bytes) -> ChatRequest:
     try:
         chat = ChatRequest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        param = _param(err["loc"]) or None
-        if err["type"] == "extra_forbidden":
+        err = field_error(exc)  # worded as OpenAI words it
+        param = _param(err.loc) or None
+        if err.kind == "extra_forbidden":
             msg = f"Unrecognized request argument supplied: {param}"
-        elif err["type"] == "missing":
+        elif err.kind == "missing":
             msg = f"Missing required parameter: '{param}'"
         else:
-            msg = f"Invalid value for '{param or 'body'}': {err['msg']}"
+            msg = f"Invalid value for '{param or 'body'}': {err.message}"
         raise WireError(400, msg, param=param, code="invalid_value") from None
     role = chat.model.removeprefix("sim-")
     if not chat.model.startswith("sim-") or role not in ROLES:
