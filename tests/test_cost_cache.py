@@ -11,7 +11,7 @@ from inner_loop.config import Config, RoleConfig
 from inner_loop.llm.client import LLMClient
 from inner_loop.sim.prefix_cache import PrefixCache, PrefixCacheOptions, prompt_text
 from inner_loop.sim.server import SimServer
-from test_reports_cli import cli, copy_of_run
+from recorded_run import cli, copy_of_run
 
 PAPER = " ".join(f"Claim {i}: the ablation in section {i % 7} removes one attention head." for i in range(300))
 QUESTIONS = ["Is the example grounded?", "Does the context leak the answer?", "Is it recall?"]

@@ -1,6 +1,6 @@
 """`autodata evaluate`: fresh repeats under their own purpose, never in the tallies; resumable;
 budgets; while a run is live; bad input in one line. On a run built through the real Store and
-HarnessRepo (tests/test_reports_cli.py `build_run`), episodes on the sim. The tests that run
+HarnessRepo (tests/recorded_run.py `build_run`), episodes on the sim. The tests that run
 more episodes are marked slow: `pytest -m slow tests/test_evaluate.py`."""
 
 import json
@@ -16,7 +16,7 @@ from evolve.evaluate import EVALUATE_FIRST_REPEAT
 from evolve.progress import best_accepted
 from evolve.store import StoreReader
 
-from test_reports_cli import ROOT, WRITER, copy_of_run
+from recorded_run import ROOT, WRITER, copy_of_run
 
 TALLY_FACTS = ["SELECT candidate_id, pass_rate, n_evaluations FROM candidate_scores ORDER BY 1",
                "SELECT candidate_id, status, child_mean, parent_mean FROM decisions ORDER BY 1",

@@ -14,7 +14,7 @@ import pytest
 
 from evolve.cli import main
 
-from test_reports_cli import copy_of_run
+from recorded_run import copy_of_run
 
 BLOCKS, PAPERS = 6, 16
 

@@ -14,7 +14,7 @@ from inner_loop.example import Example
 from inner_loop.generate import example_row as generate_row
 from inner_loop.papers import select_papers
 from inner_loop.prompting import solver_messages
-from test_reports_cli import PAPERS, THRESHOLDS, copy_of_run, episode
+from recorded_run import PAPERS, THRESHOLDS, copy_of_run, episode
 
 PARQUET = "data/train-00000-of-00001.parquet"
 

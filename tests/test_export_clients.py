@@ -15,7 +15,7 @@ from evolve.cli import main  # noqa: E402
 from evolve.reports.card import data_card  # noqa: E402
 from evolve.reports.export import COLUMNS, PARQUET_FILE  # noqa: E402
 from test_export import write_generate_dir  # noqa: E402
-from test_reports_cli import PAPERS, copy_of_run, episode  # noqa: E402
+from recorded_run import PAPERS, copy_of_run, episode  # noqa: E402
 
 datasets.disable_progress_bars()
 

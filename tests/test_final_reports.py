@@ -11,7 +11,7 @@ from evolve.evaluate import FINAL_FIRST_REPEAT
 from evolve.reports.plot import figure, load_run
 from evolve.store import Store
 
-from test_reports_cli import PAPERS, copy_of_run, episode
+from recorded_run import PAPERS, copy_of_run, episode
 
 FINAL = {"seed": [[0, 0], [1, 0], [0, 0]], "c1": [[1, 1], [1, 0], [1, 1]]}  # per paper, 2 repeats
 

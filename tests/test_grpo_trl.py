@@ -21,7 +21,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast  #
 from evolve.cli import main  # noqa: E402
 from inner_loop.config import Config  # noqa: E402
 from inner_loop.reward import RubricReward  # noqa: E402
-from test_reports_cli import copy_of_run  # noqa: E402
+from recorded_run import copy_of_run  # noqa: E402
 
 CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}assistant:{% endif %}")

@@ -11,7 +11,7 @@ from evolve.cli import main
 from evolve.reports.lineage import best_path
 from evolve.reports.plot import figure
 
-from test_reports_cli import copy_of_run
+from recorded_run import copy_of_run
 
 
 def tree(n=100, seed=0):

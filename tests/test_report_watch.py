@@ -15,7 +15,7 @@ from evolve.cli import main
 from evolve.reports import KINDS
 from evolve.reports.watch import WatchServer
 from evolve.store import Store
-from test_reports_cli import copy_of_run
+from recorded_run import copy_of_run
 
 
 def _get(url: str, host: str | None = None, timeout: float = 30.0):

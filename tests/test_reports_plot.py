@@ -1,4 +1,4 @@
-"""Figures (autodata plot) and the HTML report on a small real run (see test_reports_cli.build_run)."""
+"""Figures (autodata plot) and the HTML report on a small real run (see recorded_run.build_run)."""
 
 import re
 
@@ -8,7 +8,7 @@ from matplotlib.text import Text
 
 from evolve.cli import main
 from evolve.reports.plot import figure, load_run
-from test_reports_cli import copy_of_run
+from recorded_run import copy_of_run
 
 
 @pytest.fixture(scope="module")
