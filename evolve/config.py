@@ -6,17 +6,22 @@ entry point `autodata.config` (pyproject.toml), so `inner_loop.config.load_confi
 file's `[evolve]` section too while inner_loop never imports evolve: one call loads every
 section, as before. `load_config` here is that call with the schema named. `ROLES` are the model
 roles the outer loop calls (evolve/analyzer.py, evolve/implementer.py).
+
+Renamed keys are still read (`RENAMED`): `evolve.acceptance` is the old name of `evolve.policy`
+(the rule that accepts a child harness over its parent; "thresholds" are the rules an example
+is judged by). A file, a `--set` or a run's config.json may use either, not both.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from inner_loop import config as inner
 
 ROLES: tuple[str, ...] = ("analyzer", "implementer")
+RENAMED: dict[str, str] = {"evolve.acceptance": "evolve.policy"}  # old key -> its name now
 
 
 class EvolveConfig(inner.Strict):
@@ -27,7 +32,7 @@ class EvolveConfig(inner.Strict):
     minibatch: int = Field(default=6, ge=1)
     repeats: int = Field(default=1, ge=1)
     selection_temperature: float = Field(default=0.1, gt=0)
-    acceptance: Literal["strict", "confident"] = "strict"
+    policy: Literal["strict", "confident"] = "strict"  # evolve/policy.py
     confidence: float = Field(default=0.9, gt=0, lt=1)
     racing: bool = True  # strict only: stop scoring a child once it can no longer beat its parent
     share_calls: bool = True  # child and parent scoring send an identical request once
@@ -35,6 +40,20 @@ class EvolveConfig(inner.Strict):
     # `final_repeats` times on the validation papers with fresh repeats (0: none; evolve/final.py)
     final_repeats: int = Field(default=4, ge=0, le=1000)
     final_top: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """An old key read as its new name (`RENAMED`); both at once is an error."""
+        if not isinstance(data, dict):
+            return data
+        for old, new in RENAMED.items():
+            old, new = old.removeprefix("evolve."), new.removeprefix("evolve.")
+            if old in data:
+                if new in data:
+                    raise ValueError(f"evolve.{old} is the old name of evolve.{new}: set one")
+                data = {**{k: v for k, v in data.items() if k != old}, new: data[old]}
+        return data
 
 
 class Config(inner.Config):

@@ -198,7 +198,7 @@ def score(ctx: RunContext, a: Attempt) -> None:
     child, parent = ([Job(cid, d, p, r) for p in ctx.validation for r in repeats]
                      for cid, d in ((a.cid, child_dir), (a.parent, parent_dir)))
     shared = SharedCalls() if ctx.config.evolve.share_calls else None  # child ∩ parent
-    if ctx.config.evolve.racing and ctx.config.evolve.acceptance == "strict":
+    if ctx.config.evolve.racing and ctx.config.evolve.policy == "strict":
         prior = by_paper(ctx.store.outcomes(a.parent, upto=a.view.upto))
         race(ctx, a.n, child, parent, prior,
              lambda job: run_job(ctx, job, "validation", a.n, shared=shared))
@@ -214,7 +214,7 @@ def decide(ctx: RunContext, a: Attempt) -> None:
     ev = ctx.config.evolve
     child = by_paper(ctx.store.outcomes(a.cid, iteration=a.n))
     parent = by_paper(ctx.store.outcomes(a.parent, upto=a.view.upto, iteration=a.n))
-    d = policy_decide(ev.acceptance, child, parent, ev.confidence)
+    d = policy_decide(ev.policy, child, parent, ev.confidence)
     ctx.store.record_decision(a.cid, "accepted" if d.accepted else "rejected", d.detail,
                               d.policy, d.child_mean, d.parent_mean)
     ctx.log.info("iteration %d: %s %s: %s", a.n, a.cid,

@@ -1,4 +1,4 @@
-"""Acceptance policies of the outer loop: does the child beat its parent on the validation papers?
+"""The outer loop's policies (`evolve.policy`): does the child beat its parent on validation?
 
 - `strict` (the paper): the child's mean validation pass rate is strictly greater than the
   parent's (means compared exactly, as fractions, so ties are never accepted by rounding).
@@ -138,9 +138,9 @@ def confident(child_by_paper: Mapping[str, Sequence[float]], parent_by_paper: Ma
 
 def decide(policy: str, child_by_paper: Mapping[str, Sequence[float]],
            parent_by_paper: Mapping[str, Sequence[float]], confidence: float = 0.9) -> Decision:
-    """Apply the configured policy (EvolveConfig.acceptance) to per-paper scores."""
+    """Apply the configured policy (EvolveConfig.policy) to per-paper scores."""
     if policy == "strict":
         return strict(_pooled(child_by_paper), _pooled(parent_by_paper))
     if policy == "confident":
         return confident(child_by_paper, parent_by_paper, confidence)
-    raise ValueError(f"unknown acceptance policy {policy!r}")
+    raise ValueError(f"unknown policy {policy!r}")

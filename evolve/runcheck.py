@@ -1,7 +1,7 @@
 """A hand-edited config.json is checked against the configuration DuckDB recorded at the start.
 
 What defines the run (seed, run id, split, corpus, validation papers, seed harness, preset and
-thresholds, models and endpoints, sampling, the inner loop and the acceptance policy) must not
+thresholds, models and endpoints, sampling, the inner loop and the policy) must not
 change: a resume that silently changed it would splice two different runs into one lineage. What
 only limits or paces the work may change, the documented way to continue a budget stop:
 
@@ -12,6 +12,8 @@ only limits or paces the work may change, the documented way to continue a budge
     config.retry.*                     retries and backoff
     config.roles.<role>.max_concurrency / timeout_s / api_key_env
     config.executor.*                  where episodes run (local threads or a Ray cluster)
+
+A key recorded under its old name (evolve/config.py `RENAMED`) is compared under its new one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import fnmatch
 from typing import Any
 
 from inner_loop.errors import UserError
+from evolve.config import RENAMED
 
 MAY_CHANGE = ("config.budget.*", "config.evolve.iterations", "config.evolve.concurrency",
               "config.inner_loop.concurrency", "config.retry.*", "config.roles.*.max_concurrency",
@@ -40,9 +43,14 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: data}
 
 
+def _renamed(flat: dict[str, Any]) -> dict[str, Any]:
+    names = {f"config.{a}": f"config.{b}" for a, b in RENAMED.items()}
+    return {names.get(key, key): value for key, value in flat.items()}
+
+
 def differing_key(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
     """The first key (sorted) that defines the run and differs, or None."""
-    old, new = flatten(recorded), flatten(current)
+    old, new = _renamed(flatten(recorded)), _renamed(flatten(current))
     for key in sorted(set(old) | set(new)):
         if old.get(key, "<absent>") == new.get(key, "<absent>"):
             continue
@@ -60,7 +68,8 @@ def check_unchanged(config_path: str, recorded_run_id: str, recorded: dict[str, 
                          f"recorded as {recorded_run_id!r}; put it back to resume")
     key = differing_key(recorded, current)
     if key is not None:
-        old, new = flatten(recorded).get(key, "<absent>"), flatten(current).get(key, "<absent>")
+        old = _renamed(flatten(recorded)).get(key, "<absent>")
+        new = _renamed(flatten(current)).get(key, "<absent>")
         raise RunChanged(f"{config_path}: {key} is {new!r}, the run was recorded with {old!r}; "
                          f"only budgets, iterations, concurrency, retries and timeouts may change "
                          f"on resume (start a new run for the rest)")

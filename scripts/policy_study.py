@@ -38,7 +38,7 @@ from evolve.progress import best_accepted  # noqa: E402
 
 def run_one(work: Path, seed: int, policy: str, args: argparse.Namespace) -> dict:
     run_dir = work / f"{policy}-s{seed}"
-    sets = [f"seed={seed}", f"evolve.acceptance={policy}", f"evolve.iterations={args.iterations}",
+    sets = [f"seed={seed}", f"evolve.policy={policy}", f"evolve.iterations={args.iterations}",
             f"evolve.minibatch={args.minibatch}", f"inner_loop.max_rounds={args.max_rounds}",
             "evolve.final_repeats=0"]
     settings = RunSettings(validation_limit=args.validation_limit)

@@ -1,4 +1,4 @@
-"""Acceptance presets: every rule pinned on its boundary values, for both presets."""
+"""Threshold presets: every rule pinned on its boundary values, for both presets."""
 
 import pytest
 

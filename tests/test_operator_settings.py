@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from inner_loop.config import load_config
-from evolve.cli import main
+from evolve.cli import build_parser, main
+from evolve.commands.evolve_cmd import split_overrides
+from evolve.config import load_config as load_evolve_config
 from evolve.repo import HarnessRepo
 from evolve.context import RunSettings, make_run_config
 from evolve.run import prepare_run_dir
@@ -61,9 +63,9 @@ def test_a_bad_setting_exits_1_in_one_line_before_a_run_folder_exists(tmp_path, 
     assert not run_dir.exists() and not (tmp_path / "results").exists()
 
 
-def test_confident_acceptance_with_a_confidence_of_5_is_refused_up_front(tmp_path, capsys):
+def test_confident_policy_with_a_confidence_of_5_is_refused_up_front(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(["evolve", "--run-dir", str(run_dir), "--acceptance", "confident",
+    assert main(["evolve", "--run-dir", str(run_dir), "--policy", "confident",
                  "--set", "evolve.confidence=5"]) == 1
     assert "evolve.confidence: must be > 0 and < 1" in one_error(capsys.readouterr().err)
     assert not run_dir.exists()
@@ -85,19 +87,33 @@ def test_a_bad_value_in_a_toml_file_names_the_file_and_key(tmp_path):
 # -- config.json at resume --------------------------------------------------------------------
 
 
-@pytest.fixture
-def recorded_run(tmp_path: Path) -> Path:
-    """A run folder as `autodata evolve` leaves it after its first write: config.json and the
-    runs row in DuckDB (no episode yet)."""
+def _old_name(data):
+    """config.json as a run written before `evolve.acceptance` was renamed `evolve.policy`."""
+    data["config"]["evolve"]["acceptance"] = data["config"]["evolve"].pop("policy")
+
+
+def _record(tmp_path: Path, old_name: bool = False) -> Path:
     run_dir = tmp_path / "run"
     rc = make_run_config(load_config(None, ["budget.max_calls=0", "evolve.iterations=1",
                                             "evolve.final_repeats=0"]),
                          RunSettings(validation_limit=1), run_dir.name)
     prepare_run_dir(run_dir, rc)
+    recorded = rc.public_dump()
+    if old_name:
+        _old_name(recorded)
+        (run_dir / "config.json").write_text(json.dumps(recorded))
     probe = HarnessRepo.init(tmp_path / "probe", rc.settings.seed_harness, "probe")
     with Store.open(run_dir, create=True) as store:  # the seed's tree: content-addressed
-        store.record_run(rc.run_id, rc.public_json(), probe.tree_sha(probe.seed_sha), rc.simulated)
+        store.record_run(rc.run_id, json.dumps(recorded, sort_keys=True),
+                         probe.tree_sha(probe.seed_sha), rc.simulated)
     return run_dir
+
+
+@pytest.fixture
+def recorded_run(tmp_path: Path) -> Path:
+    """A run folder as `autodata evolve` leaves it after its first write: config.json and the
+    runs row in DuckDB (no episode yet)."""
+    return _record(tmp_path)
 
 
 def edit(run_dir: Path, fn) -> None:
@@ -126,7 +142,7 @@ DEFINING = [
     (("settings", "split_path"), "/elsewhere/split.json", "settings.split_path"),
     (("settings", "corpus_path"), "/elsewhere/corpus.jsonl", "settings.corpus_path"),
     (("settings", "validation_limit"), 2, "settings.validation_limit"),
-    (("config", "evolve", "acceptance"), "confident", "config.evolve.acceptance"),
+    (("config", "evolve", "policy"), "confident", "config.evolve.policy"),
 ]
 
 
@@ -177,3 +193,50 @@ def test_resume_accepts_a_raised_budget_and_concurrency(recorded_run, capsys):
     with Store.open(recorded_run) as store:
         assert store.run_info()["status"] == "stopped"  # the one call allowed, then the budget
         assert store.query("SELECT count(*) AS n FROM llm_calls WHERE NOT cached")[0]["n"] == 1
+
+
+# -- the policy under its old name --------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--policy", "--acceptance"])
+def test_the_policy_flag_and_its_old_name_set_the_same_key(flag):
+    args = build_parser().parse_args(["evolve", flag, "confident"])
+    config_sets, _ = split_overrides(args)
+    assert config_sets == ['evolve.policy="confident"']
+    assert load_evolve_config(None, config_sets).evolve.policy == "confident"
+
+
+def test_the_old_flag_is_documented_as_deprecated(capsys):
+    with pytest.raises(SystemExit):
+        main(["evolve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--policy {strict,confident}" in help_text
+    assert "--acceptance {strict,confident} deprecated: the old name of --policy" in help_text
+
+
+def test_the_old_config_key_is_read_as_the_new_and_both_at_once_is_refused(tmp_path):
+    from inner_loop.config import ConfigError
+    assert load_evolve_config(None, ["evolve.acceptance=confident"]).evolve.policy == "confident"
+    path = tmp_path / "c.toml"
+    path.write_text('[evolve]\nacceptance = "confident"\n')
+    config = load_evolve_config(str(path))
+    assert config.evolve.policy == "confident" and "acceptance" not in config.model_dump()["evolve"]
+    with pytest.raises(ConfigError, match="evolve.acceptance is the old name of evolve.policy"):
+        load_evolve_config(None, ["evolve.acceptance=strict", "evolve.policy=confident"])
+
+
+def test_a_run_recorded_under_the_old_key_resumes(tmp_path, capsys):
+    """A run written before the rename: config.json and DuckDB's runs row both say
+    `acceptance`; the resume reads it as `policy`, and the same value is no change."""
+    run_dir = _record(tmp_path, old_name=True)
+    assert main(["resume", str(run_dir)]) == 0
+    capsys.readouterr()
+    with Store.open(run_dir) as store:
+        assert store.run_info()["status"] == "stopped"  # ran, up to the budget of 0 calls
+
+
+def test_a_policy_changed_under_the_old_key_is_refused(tmp_path, capsys):
+    run_dir = _record(tmp_path, old_name=True)
+    edit(run_dir, _set("config", "evolve", "acceptance", value="confident"))
+    assert main(["resume", str(run_dir)]) == 1
+    line = one_error(capsys.readouterr().err)
+    assert "config.evolve.policy is 'confident', the run was recorded with 'strict'" in line

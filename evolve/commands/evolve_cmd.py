@@ -33,8 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, help="iterations in flight")
     p.add_argument("--minibatch", type=int, help="train papers the parent runs per iteration")
     p.add_argument("--repeats", type=int, help="evaluations per validation paper and candidate")
-    p.add_argument("--preset", choices=["deployed", "paper_prose"], help="acceptance thresholds")
-    p.add_argument("--acceptance", choices=["strict", "confident"], help="acceptance policy")
+    p.add_argument("--preset", choices=["deployed", "paper_prose"],
+                   help="the thresholds an example must pass (inner_loop.preset)")
+    p.add_argument("--policy", choices=["strict", "confident"],
+                   help="the policy that accepts a child harness over its parent "
+                        "(evolve.policy; default strict)")
+    p.add_argument("--acceptance", dest="policy", choices=["strict", "confident"],
+                   help="deprecated: the old name of --policy")
     p.add_argument("--budget-usd", type=float, help="hard USD budget of the run")
     p.add_argument("--final-repeats", type=int, metavar="R",
                    help="end of run: re-evaluate the top candidates by tally and the seed R "
@@ -59,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 FLAG_KEYS = {"iterations": "evolve.iterations", "concurrency": "evolve.concurrency",
              "minibatch": "evolve.minibatch", "repeats": "evolve.repeats",
-             "preset": "inner_loop.preset", "acceptance": "evolve.acceptance",
+             "preset": "inner_loop.preset", "policy": "evolve.policy",
              "budget_usd": "budget.max_usd", "seed": "seed",
              "final_repeats": "evolve.final_repeats", "executor": "executor.kind"}
 

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=METHODS, default="agentic")
     p.add_argument("--harness", metavar="DIR", help="harness directory (default: the seed harness)")
     p.add_argument("--preset", choices=("deployed", "paper_prose"),
-                   help="acceptance preset (default: from config, else deployed)")
+                   help="the thresholds an example must pass (default: from config, else "
+                        "deployed)")
     p.add_argument("--max-rounds", type=int, metavar="N", help="round budget per episode")
     p.add_argument("--executor", choices=("local", "ray"), help="where episodes run: this "
                    "process, or a Ray cluster (executor.address; default: a throw-away local "

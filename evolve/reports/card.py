@@ -1,5 +1,5 @@
 """The data card (README.md) of an exported dataset: how it was made, counts, score
-distributions, the acceptance preset and thresholds, licences of the source papers, columns,
+distributions, the thresholds (their preset and values), licences of the source papers, columns,
 and a SIMULATED warning when the examples came from the simulated model world."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ COLUMN_DOCS = {
     "repeat": "which evaluation of the paper by this harness: 0 = its first, 1 = the second, ...",
     "repeat_key": "the run's repeat number (iteration x repeats + r) that seeded the samples",
     "rounds_used": "the round of the episode that was accepted",
-    "preset / thresholds_json / simulated": "acceptance rules it passed; whether the sim answered",
+    "preset / thresholds_json / simulated": "the thresholds it passed; whether the sim answered",
 }
 
 
@@ -184,7 +184,7 @@ def data_card(rows: Sequence[dict[str, Any]], meta: dict[str, Any], columns: dic
              "| weak avg " + _stats([r["weak_avg"] for r in rows]),
              "| strong avg " + _stats([r["strong_avg"] for r in rows]),
              "| gap " + _stats([r["gap"] for r in rows]), "", *_histogram(rows), "",
-             "## Acceptance preset", "", f"Preset `{meta['preset']}`:", "",
+             "## Thresholds", "", f"Preset `{meta['preset']}`:", "",
              *[f"- `{k}` = {v}" for k, v in (meta.get("thresholds") or {}).items()], "",
              *_licences(rows), "", "## Columns", "",
              *[f"- `{k}`: {v}" for k, v in COLUMN_DOCS.items()], "", "## Loading", "", "```python",
