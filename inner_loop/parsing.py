@@ -1,4 +1,4 @@
-"""Protected, lenient parsing of model output at the edge (design §4: failures are data).
+"""Protected, lenient parsing of model output at the edge (failures are data, not crashes).
 
 Lenient about *where* the JSON is: prose before or after it and ``` fences are fine; the first
 balanced top-level `{...}` object is taken. Strict about *what* it is: that object must be valid

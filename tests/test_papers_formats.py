@@ -22,7 +22,11 @@ from inner_loop.papers.s2orc import find_metadata
 FIXTURES = Path(__file__).parent / "fixtures" / "papers"
 S2ORC_FIXTURE = FIXTURES / "s2orc_sample.jsonl"
 S2ORC_FIXTURE_IDS = ["arxiv:2212.11808", "acl2023:eab503cac2", "openreview:0lSoIruExF"]
+# The files the bundled corpus was built from, where a maintainer's checkout has them beside it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "papers"
+NEEDS_SOURCES = pytest.mark.skipif(not (SHARED / "s2orc_sample.jsonl").is_file(),
+                                   reason="the corpus's S2ORC source files are not beside this "
+                                          "checkout")
 # Adjacent sections with the same heading: one section in the S2ORC form (see s2orc.py).
 MERGED_IN_S2ORC = {"openreview:dIVrWHP9_1i", "openreview:eSHBmLnD1s8"}
 
@@ -69,7 +73,7 @@ def test_s2orc_fixture_equals_normalised(corpus):
         assert paper.sections == original.sections
 
 
-@pytest.mark.skipif(not (SHARED / "s2orc_sample.jsonl").is_file(), reason="../shared/papers not beside the repo")
+@NEEDS_SOURCES
 def test_s2orc_sample_equals_normalised_for_all_150_papers(corpus):
     papers = list(iter_papers(SHARED / "s2orc_sample.jsonl"))
     assert sorted(p.id for p in papers) == sorted(corpus)
@@ -83,7 +87,7 @@ def test_s2orc_sample_equals_normalised_for_all_150_papers(corpus):
             assert paper.sections == original.sections, paper.id
 
 
-@pytest.mark.skipif(not (SHARED / "s2orc_sample.jsonl").is_file(), reason="../shared/papers not beside the repo")
+@NEEDS_SOURCES
 def test_s2orc_fixture_lines_are_verbatim_from_the_shared_sample():
     for name in ("s2orc_sample.jsonl", "s2orc_sample_metadata.jsonl"):
         shared_lines = set((SHARED / name).read_text(encoding="utf-8").splitlines())

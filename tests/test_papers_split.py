@@ -22,6 +22,7 @@ from inner_loop.papers import (
 )
 from inner_loop.papers.split import stratum_key
 
+# The files the bundled corpus was built from, where a maintainer's checkout has them beside it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "papers"
 
 

@@ -1,6 +1,6 @@
 """Retries of transient LLM errors: exponential backoff with full jitter, Retry-After honoured.
 
-The one catch site for transient errors (design §4). Each call gets its own seeded RNG so the
+The one catch site for transient errors. Each call gets its own seeded RNG so the
 delays of a run are reproducible; the sleep function is injectable so tests never wait.
 """
 

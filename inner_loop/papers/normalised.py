@@ -1,4 +1,4 @@
-"""The project's normalised JSONL (`/work/shared/papers/papers.jsonl`, `splits/papers.jsonl.gz`).
+"""The project's normalised JSONL (the bundled corpus `splits/papers.jsonl.gz` is one).
 
 One object a line: id, title, year, venue_or_category, license, source, subfield, abstract,
 sections [{heading, text}], n_chars. `venue_or_category` becomes `Paper.venue` (`venue` is
