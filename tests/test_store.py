@@ -3,6 +3,7 @@
 import duckdb
 import pytest
 
+from evolve.selection import view_of
 from evolve.store import Store, StoreReader
 from evolve.store.migrate import available_migrations, latest_version
 from inner_loop.errors import UserError
@@ -290,13 +291,14 @@ def test_call_buffer_writes_in_batches(store):
 # -- iterations, history, views -----------------------------------------------------------------
 
 
-def test_history_gives_one_line_per_iteration_most_recent_last(store):
+def test_the_view_reads_one_history_line_per_iteration_up_to_its_own(store):
+    """The history later analyzers read is the iteration rows, through selection.view_of."""
     for i, status in enumerate(["rejected", "accepted", "invalid"], start=1):
         store.record_iteration(i, f"c{i}", "seed", status, f"idea {i}", 0.4, 0.5 if status != "invalid" else None)
-    lines = store.history()
-    assert len(lines) == 3 and lines[0].startswith("iteration 1: c1 (parent seed) rejected")
-    assert "0.400 -> child n/a: idea 3" in lines[2]
-    assert store.history(limit=2) == lines[1:]
+    lines = view_of(store, 3).history
+    assert lines[0] == "- iteration 1 (parent seed): rejected — idea 1 (validation 0.40 -> 0.50)"
+    assert len(lines) == 3 and lines[2].endswith("idea 3 (validation 0.40 -> -)")
+    assert view_of(store, 2).history == lines[:2]
 
 
 def test_pass_rate_trajectory_tracks_the_best_accepted_candidate(store):

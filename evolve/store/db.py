@@ -170,9 +170,6 @@ class Reads:
     def candidate_status(self, candidate_id: str) -> queries.CandidateStatus | None:
         return self._read(queries.candidate_status, candidate_id)
 
-    def history(self, limit: int | None = None) -> list[str]:
-        return self._read(queries.history, limit)
-
     def trajectory(self) -> list[queries.TrajectoryRow]:
         return self._read(queries.trajectory)
 

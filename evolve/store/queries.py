@@ -141,23 +141,6 @@ def candidate_status(con: duckdb.DuckDBPyConnection, candidate_id: str) -> Candi
     return CandidateStatus(**rows[0]) if rows else None
 
 
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.3f}"
-
-
-def history(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[str]:
-    """One line per finished iteration, oldest first; `limit` keeps the most recent ones."""
-    rows = con.execute(
-        "SELECT iteration, candidate_id, parent_id, status, parent_score, child_score, summary "
-        "FROM iterations ORDER BY iteration DESC LIMIT ?", [limit if limit is not None else 2**62],
-    ).fetchall()
-    return [
-        f"iteration {it}: {cid} (parent {pid}) {status}, validation pass rate parent "
-        f"{_fmt(ps)} -> child {_fmt(cs)}: {summary}"
-        for it, cid, pid, status, ps, cs, summary in reversed(rows)
-    ]
-
-
 def trajectory(con: duckdb.DuckDBPyConnection) -> list[TrajectoryRow]:
     return [TrajectoryRow(**r) for r in _rows(con, "SELECT * FROM pass_rate_trajectory ORDER BY iteration")]
 
