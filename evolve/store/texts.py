@@ -31,7 +31,7 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,17 +87,34 @@ def _known(con: duckdb.DuckDBPyConnection, sql: str, keys: Iterable[Any], cast: 
     return con.execute(sql.format(f"(SELECT unnest(?::{cast}[]))"), [keys]).fetchall()
 
 
-def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
-              insert_many: Callable[..., None]) -> list[str]:
-    """Store each text under its sha256 (an existing hash is a no-op), long ones as segments
-    kept once per run; return the hashes. Call inside the writer's transaction, with the
-    store's batch insert (records.insert_many)."""
-    texts = [storable(t) for t in texts]
-    shas = [sha256_hex(t) for t in texts]
-    unique = dict(zip(shas, texts))
-    known = {r[0] for r in _known(con, "SELECT sha256 FROM stored_blobs WHERE sha256 IN {}",
-                                  unique, "VARCHAR")}
-    new = {sha: text for sha, text in unique.items() if sha not in known}
+class BlobPlan:
+    """Texts prepared for storing, before any database access: each text as DuckDB can hold
+    it, its sha256, and (texts of at least WHOLE_CHARS) its segments with their keys."""
+
+    def __init__(self, texts: Iterable[str]):
+        texts = [storable(t) for t in texts]
+        self.shas = [sha256_hex(t) for t in texts]
+        self.unique = dict(zip(self.shas, texts))
+        self.cuts: dict[str, list[tuple[int, int, str]]] = {}  # sha -> (text_id, check, segment)
+
+    def cut(self, skip: Container[str] = ()) -> "BlobPlan":
+        """Cut the long texts into segments and key them; hashes in `skip` (known to be
+        stored) are not cut."""
+        self.cuts = {sha: [(*text_key(seg), seg) for seg in segments(text)]
+                     for sha, text in self.unique.items()
+                     if len(text) >= WHOLE_CHARS and sha not in skip}
+        return self
+
+    def text_ids(self) -> set[int]:
+        return {tid for cut in self.cuts.values() for tid, _check, _seg in cut}
+
+
+def write_blobs(con: duckdb.DuckDBPyConnection, plan: BlobPlan, known: set[str],
+                stored: dict[int, int], insert_many: Callable[..., None]) -> None:
+    """Write the blobs of `plan` whose hashes are not in `known` (hashes already stored), long
+    ones as segments kept once per run; `stored`: text_id -> text_check of the `texts` rows
+    among `plan.text_ids()`, read in this transaction. Inside the writer's transaction."""
+    new = {sha: text for sha, text in plan.unique.items() if sha not in known}
     plans: dict[str, list[int] | None] = {}
     pending: dict[int, tuple[int, str]] = {}  # text_id -> (text_check, segment)
     for sha, text in new.items():
@@ -105,8 +122,7 @@ def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
         if len(text) < WHOLE_CHARS:
             continue
         ids, mine = [], {}
-        for seg in segments(text):
-            tid, check = text_key(seg)
+        for tid, check, seg in plan.cuts[sha]:
             if pending.get(tid, mine.get(tid, (check,)))[0] != check:
                 break  # a collision with another segment of this batch: stored whole
             mine[tid] = (check, seg)
@@ -114,8 +130,7 @@ def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
         else:
             pending.update(mine)
             plans[sha] = ids
-    stored = dict(_known(con, "SELECT text_id, text_check FROM texts WHERE text_id IN {}",
-                         pending, "BIGINT"))
+    stored = {tid: check for tid, check in stored.items() if tid in pending}
     clashes = {tid for tid, check in stored.items() if check != pending[tid][0]}
     used: set[int] = set()
     for sha, ids in plans.items():
@@ -129,7 +144,21 @@ def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
     insert_many(con, "stored_blobs", [{"sha256": sha, "text": new[sha] if ids is None else None,
                                        "n_chars": len(new[sha]), "parts": ids}
                                       for sha, ids in plans.items()], on_conflict=False)
-    return shas
+
+
+def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
+              insert_many: Callable[..., None]) -> list[str]:
+    """Store each text under its sha256 (an existing hash is a no-op), long ones as segments
+    kept once per run; return the hashes. Call inside the writer's transaction, with the
+    store's batch insert (records.insert_many). (The writer's hot paths plan first and read
+    what is stored in one query with their other reads: records.lookup.)"""
+    plan = BlobPlan(texts)
+    known = {r[0] for r in _known(con, "SELECT sha256 FROM stored_blobs WHERE sha256 IN {}",
+                                  plan.unique, "VARCHAR")}
+    stored = dict(_known(con, "SELECT text_id, text_check FROM texts WHERE text_id IN {}",
+                         plan.cut(known).text_ids(), "BIGINT"))
+    write_blobs(con, plan, known, stored, insert_many)
+    return plan.shas
 
 
 def read_blobs(con: duckdb.DuckDBPyConnection, shas: Sequence[str]) -> dict[str, str]:

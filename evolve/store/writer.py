@@ -17,12 +17,12 @@ from typing import Any
 
 import duckdb
 
+from evolve.store import batch
 from evolve.store import records as rec
 from evolve.store.checks import refuse_unsafe
 from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
 from evolve.store.migrate import migrate
 from inner_loop.errors import UserError
-from inner_loop.redact import redact_text
 
 SEED_ID = "seed"
 EVENT_STATES = frozenset({"proposing", "validating", "scoring", "scored"})
@@ -36,6 +36,7 @@ class Store(Reads):
         self._lock = threading.RLock()
         self._publisher = SnapshotPublisher(con, path, self._lock, snapshot_interval_s)
         self._closed = False
+        self._run: str | None = None  # runs.run_id, once recorded
 
     @classmethod
     def open(cls, run_dir: str | Path, create: bool = False, lock_timeout_s: float = 60.0,
@@ -232,49 +233,23 @@ class Store(Reads):
         Idempotent: when (candidate, paper, purpose, repeat) is already evaluated, nothing is written
         and the episode_id on record is returned. An episode whose status is in UNSCORED_STATUSES
         (budget, runtime_error, infrastructure) is recorded without an evaluation: it is not the candidate's score."""
-        if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
-            record = {**record, "error": redact_text(record["error"])}
-        record_json = rec.canonical_json(record)
-        episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
-                                           rec.sha256_hex(record_json))
+        plan = batch.episode_plan(record, candidate_id, purpose, repeat, iteration)
         with self._write() as con:
-            existing = con.execute(
-                "SELECT episode_id FROM evaluations WHERE candidate_id = ? AND paper_id = ? "
-                "AND purpose = ? AND repeat = ?", [candidate_id, episode.paper_id, purpose, repeat],
-            ).fetchone()
-            if existing is not None:
-                return existing[0]
-            rec.put_blobs(con, [record_json])
-            new = rec.insert_row(con, "episodes", episode.model_dump())
-            # An episode row and its rounds are written together: a new episode has no rounds.
-            rec.insert_many(con, "episode_rounds", [r.model_dump() for r in rounds],
-                            on_conflict=not new)
-            if episode.status in rec.UNSCORED_STATUSES:
-                return episode.episode_id
-            rec.insert_many(con, "evaluations", [{  # checked absent above, in this transaction
-                "candidate_id": candidate_id, "paper_id": episode.paper_id, "purpose": purpose,
-                "repeat": repeat, "iteration": iteration, "accepted": episode.accepted,
-                "rounds": episode.rounds, "episode_id": episode.episode_id,
-            }], on_conflict=False)
-            return episode.episode_id
+            return batch.write_episode(con, plan, purpose, repeat)
 
     def record_calls(self, call_records: Sequence[dict[str, Any]], iteration: int | None = None,
                      candidate_id: str | None = None) -> int:
         """A batch of CallRecord dicts in one transaction; returns how many rows were new."""
         if not call_records:
             return 0
+        context = {"run_id": self._run_id(), "iteration": iteration, "candidate_id": candidate_id}
+        rows, blobs = batch.calls_plan(call_records, context)
         with self._write() as con:
-            run = con.execute("SELECT run_id FROM runs LIMIT 1").fetchone()
-            context = {"run_id": run[0] if run else None, "iteration": iteration, "candidate_id": candidate_id}
-            rows, texts = [], []
-            for record in call_records:
-                if isinstance(record.get("error"), str):
-                    record = {**record, "error": redact_text(record["error"])}
-                row, row_texts = rec.call_row(record, context)
-                rows.append(row.model_dump())
-                texts.extend(row_texts)
-            rec.put_blobs(con, texts)
-            before = con.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
-            rec.insert_many(con, "llm_calls", rows)
-            return con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] - before
+            return batch.write_calls(con, rows, blobs)
 
+    def _run_id(self) -> str | None:
+        """The run's id (write-once: kept once read)."""
+        if self._run is None:
+            found = self._read(lambda con: con.execute("SELECT run_id FROM runs LIMIT 1").fetchone())
+            self._run = found[0] if found else None
+        return self._run

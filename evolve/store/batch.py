@@ -1,0 +1,145 @@
+"""The writer's hot paths: an episode's rows and a batch of call rows, each with the fewest
+statements DuckDB can do them in (every statement costs ~0.3 ms of CPU however few its rows;
+a transaction's commit about as much again).
+
+Everything the writer must know before it writes — which blobs and segments are stored, which
+call rows exist, whether the evaluation or the episode is recorded — is read by ONE query
+(`lookup`, a UNION ALL of the point reads); what is new is then written by one plain INSERT
+per table (no ON CONFLICT: the single writer checked in this transaction, and a duplicate key
+would raise). The rows, facts and texts written are exactly those of the one-query-per-fact
+path (records.insert_fact/insert_row, texts.put_blobs). The Python work (JSON, hashes,
+segments) is done before the writer takes its lock (`*_plan`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from evolve.store import records as rec
+from evolve.store import texts as stored_texts
+from inner_loop.redact import redact_text
+
+
+@dataclass
+class Known:
+    """What `lookup` found stored."""
+
+    blobs: set[str] = field(default_factory=set)  # sha256 in stored_blobs
+    texts: dict[int, int] = field(default_factory=dict)  # text_id -> text_check in texts
+    calls: set[str] = field(default_factory=set)  # call_id in llm_calls
+    evaluated: str | None = None  # the evaluation's episode_id, when it is recorded
+    episode: bool = False  # the episode row exists
+
+
+def lookup(con: duckdb.DuckDBPyConnection, plan: stored_texts.BlobPlan, *,
+           call_ids: Sequence[str] = (), evaluation: Sequence[Any] | None = None,
+           episode_id: str | None = None) -> Known:
+    """One query for every point read a write needs (see the module docstring)."""
+    parts, params = [], []
+    for kind, sql, values in (
+            (0, "SELECT {k}, sha256, NULL::BIGINT, NULL::BIGINT FROM stored_blobs WHERE sha256 IN "
+                "(SELECT unnest(?::VARCHAR[]))", list(plan.unique)),
+            (1, "SELECT {k}, NULL::VARCHAR, text_id, text_check FROM texts WHERE text_id IN "
+                "(SELECT unnest(?::BIGINT[]))", list(plan.text_ids())),
+            (2, "SELECT {k}, call_id, NULL::BIGINT, NULL::BIGINT FROM llm_calls WHERE call_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", list(call_ids))):
+        if values:
+            parts.append(sql.format(k=kind))
+            params.append(values)
+    if evaluation is not None:
+        parts.append("SELECT 3, episode_id, NULL::BIGINT, NULL::BIGINT FROM evaluations WHERE candidate_id = ? "
+                     "AND paper_id = ? AND purpose = ? AND repeat = ?")
+        params.extend(evaluation)
+    if episode_id is not None:
+        parts.append("SELECT 4, episode_id, NULL::BIGINT, NULL::BIGINT FROM episodes WHERE episode_id = ?")
+        params.append(episode_id)
+    known = Known()
+    if not parts:
+        return known
+    for kind, key, tid, check in con.execute(" UNION ALL ".join(parts), params).fetchall():
+        if kind == 0:
+            known.blobs.add(key)
+        elif kind == 1:
+            known.texts[tid] = check
+        elif kind == 2:
+            known.calls.add(key)
+        elif kind == 3:
+            known.evaluated = key
+        else:
+            known.episode = True
+    return known
+
+
+@dataclass
+class EpisodePlan:
+    """An episode's rows and its record blob, prepared outside the writer's lock."""
+
+    episode: rec.EpisodeRow
+    rounds: list[rec.RoundRow]
+    blob: stored_texts.BlobPlan
+    evaluation: dict[str, Any] | None  # None: an UNSCORED_STATUSES episode, not a score
+
+
+def episode_plan(record: dict[str, Any], candidate_id: str, purpose: str, repeat: int,
+                 iteration: int) -> EpisodePlan:
+    if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
+        record = {**record, "error": redact_text(record["error"])}
+    blob = stored_texts.BlobPlan([rec.canonical_json(record)]).cut()
+    episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
+                                       blob.shas[0])
+    evaluation = None if episode.status in rec.UNSCORED_STATUSES else {
+        "candidate_id": candidate_id, "paper_id": episode.paper_id, "purpose": purpose,
+        "repeat": repeat, "iteration": iteration, "accepted": episode.accepted,
+        "rounds": episode.rounds, "episode_id": episode.episode_id}
+    return EpisodePlan(episode, rounds, blob, evaluation)
+
+
+def write_episode(con: duckdb.DuckDBPyConnection, plan: EpisodePlan, purpose: str,
+                  repeat: int) -> str:
+    """The episode, its rounds, its record and its evaluation (inside the writer's
+    transaction); nothing when (candidate, paper, purpose, repeat) is already evaluated:
+    the episode_id on record is returned."""
+    ep = plan.episode
+    known = lookup(con, plan.blob, evaluation=[ep.candidate_id, ep.paper_id, purpose, repeat],
+                   episode_id=ep.episode_id)
+    if known.evaluated is not None:
+        return known.evaluated
+    stored_texts.write_blobs(con, plan.blob, known.blobs, known.texts, rec.insert_many)
+    if not known.episode:
+        rec.insert_many(con, "episodes", [ep.model_dump()], on_conflict=False)
+    # An episode row and its rounds are written together: a new episode has no rounds.
+    rec.insert_many(con, "episode_rounds", [r.model_dump() for r in plan.rounds],
+                    on_conflict=known.episode)
+    if plan.evaluation is not None:  # checked absent above, in this transaction
+        rec.insert_many(con, "evaluations", [plan.evaluation], on_conflict=False)
+    return ep.episode_id
+
+
+def calls_plan(call_records: Sequence[dict[str, Any]], context: dict[str, Any]
+               ) -> tuple[list[dict[str, Any]], stored_texts.BlobPlan]:
+    """The llm_calls rows of a batch (each validated: records.call_row) and its blobs."""
+    rows, texts = [], []
+    for record in call_records:
+        if isinstance(record.get("error"), str):
+            record = {**record, "error": redact_text(record["error"])}
+        row, row_texts = rec.call_row(record, context)
+        rows.append(row.model_dump())
+        texts.extend(row_texts)
+    return rows, stored_texts.BlobPlan(texts).cut()
+
+
+def write_calls(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]],
+                blobs: stored_texts.BlobPlan) -> int:
+    """The batch's blobs and its call rows not yet stored (the first of a call_id repeated in
+    the batch), inside the writer's transaction; returns how many rows were new."""
+    known = lookup(con, blobs, call_ids=[r["call_id"] for r in rows])
+    stored_texts.write_blobs(con, blobs, known.blobs, known.texts, rec.insert_many)
+    fresh: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["call_id"] not in known.calls:
+            fresh.setdefault(row["call_id"], row)
+    rec.insert_many(con, "llm_calls", list(fresh.values()), on_conflict=False)
+    return len(fresh)
