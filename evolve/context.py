@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from inner_loop.thresholds import thresholds_for
+from inner_loop.thresholds import recorded_rules
 from inner_loop.config import BudgetConfig
 from inner_loop.errors import UserError
 from inner_loop.strict import Strict, first_error
@@ -66,11 +66,9 @@ class RunConfig(Strict):
 
 
 def make_run_config(config: Config, settings: RunSettings, run_id: str) -> RunConfig:
-    preset, thresholds = thresholds_for(config)
     return RunConfig(
         run_id=run_id, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        simulated=config.simulated, preset=preset, thresholds=thresholds.model_dump(),
-        config=config, settings=settings,
+        simulated=config.simulated, **recorded_rules(config), config=config, settings=settings,
     )
 
 

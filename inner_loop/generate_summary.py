@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
 
-from inner_loop.thresholds import thresholds_for
+from inner_loop.thresholds import recorded_rules
 from inner_loop.config import Config
 from inner_loop.episode import OUTCOMES, EpisodeRecord
 
@@ -106,9 +106,7 @@ def summarise(tally: Tally, *, config: Config, usage: dict[str, Any], method: st
               harness_dir: Path, harness_version: str | None, duration_s: float,
               resumed: int) -> dict[str, Any]:
     """summary.json: the tally's numbers, the run's usage and settings."""
-    preset, thresholds = thresholds_for(config)
-    return {**tally.numbers(), "usage": usage,
-            "preset": preset, "thresholds": thresholds.model_dump(),
+    return {**tally.numbers(), "usage": usage, **recorded_rules(config),
             "method": method, "harness_dir": str(harness_dir), "harness_version": harness_version,
             "config": config.public_dump(), "simulated": config.simulated,
             "duration_s": duration_s, "resumed_episodes": resumed}

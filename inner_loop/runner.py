@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from inner_loop.thresholds import Rules, thresholds_for
+from inner_loop.thresholds import Rules, recorded_rules, thresholds_for
 from inner_loop.config import Config
 from inner_loop.dispatch import Dispatcher, EpisodeEnd
 from inner_loop.episode import EpisodeRecord
@@ -58,10 +58,9 @@ def base_record(paper: Paper, config: Config, method: str, harness_version: str 
                  status: str, rules: Rules | None = None) -> dict[str, Any]:
     """The fields every EpisodeRecord of `paper` has; `rules`: the episode's (preset,
     thresholds), resolved once per episode (thresholds.thresholds_for)."""
-    preset, thresholds = rules or thresholds_for(config)
     return {"paper_id": paper.id, "paper_title": paper.title, "method": method,
-            "harness_version": harness_version, "preset": preset,
-            "thresholds": thresholds.model_dump(), "max_rounds": config.inner_loop.max_rounds,
+            "harness_version": harness_version, **recorded_rules(config, rules),
+            "max_rounds": config.inner_loop.max_rounds,
             "status": status, "simulated": config.simulated}
 
 

@@ -93,7 +93,8 @@ def custom_thresholds(values: dict[str, float]) -> Thresholds:
     try:
         return Thresholds.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"inner_loop.custom_thresholds.{first_error(exc)}") from None
+        raise ConfigError(f"inner_loop.custom_thresholds.{first_error(exc, model=Thresholds)}"
+                          ) from None
 
 
 Rules = tuple[str, Thresholds]  # (preset name, thresholds): what an episode is judged by
@@ -112,6 +113,15 @@ def thresholds_for(config: Config | InnerLoopConfig) -> Rules:
             " set preset = 'custom' to use them"
         )
     return inner.preset, PRESETS[inner.preset]
+
+
+def recorded_rules(config: Config | InnerLoopConfig, rules: Rules | None = None
+                   ) -> dict[str, Any]:
+    """`preset` and `thresholds` (a dict) as every output records them: a run's config.json,
+    generate's summary.json and each episode record. `rules`: already resolved (the episode's);
+    else resolved here from `config` (`thresholds_for`), the one place that does it."""
+    preset, thresholds = rules or thresholds_for(config)
+    return {"preset": preset, "thresholds": thresholds.model_dump()}
 
 
 def _le(a: float, b: float) -> bool:

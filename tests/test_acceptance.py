@@ -7,10 +7,16 @@ from inner_loop.thresholds import (
     Thresholds,
     custom_thresholds,
     full_check,
+    recorded_rules,
     thresholds_for,
     weak_check,
 )
 from inner_loop.config import Config, ConfigError, InnerLoopConfig
+from inner_loop.generate_summary import Tally, summarise
+from inner_loop.papers import Paper, Section
+from inner_loop.runner import base_record
+from evolve.config import Config as RunFileConfig
+from evolve.context import RunSettings, make_run_config
 
 DEPLOYED = PRESETS["deployed"]
 PROSE = PRESETS["paper_prose"]
@@ -226,3 +232,34 @@ def test_prose_weak_avg_a_rounding_error_below_050_fails_strict_bound():
 
 def test_deployed_strong_avg_a_rounding_error_below_060_passes():
     assert full_check(DEPLOYED, [0.1] * 3, [0.6 - 1e-12] * 3).passed
+
+
+def test_custom_out_of_range_value_names_the_allowed_range():
+    with pytest.raises(ConfigError, match=r"inner_loop\.custom_thresholds\.min_gap: must be "
+                                          r">= -1\.0 and <= 1\.0, got 5"):
+        custom_thresholds({"min_gap": 5})
+
+
+# -- the thresholds as every output records them ----------------------------------------------
+
+def test_recorded_rules_resolve_the_config_once_in_one_form():
+    cfg = Config(inner_loop=InnerLoopConfig(preset="custom", custom_thresholds={"min_gap": 0.3}))
+    record = recorded_rules(cfg)
+    assert record == {"preset": "custom", "thresholds": thresholds_for(cfg)[1].model_dump()}
+    assert record["thresholds"]["min_gap"] == 0.3
+    # an episode's rules, already resolved, are recorded as they are, not resolved again
+    assert recorded_rules(cfg, ("paper_prose", PROSE)) == {"preset": "paper_prose",
+                                                           "thresholds": PROSE.model_dump()}
+
+
+def test_a_run_a_generate_summary_and_an_episode_record_the_same_rules(tmp_path):
+    cfg = RunFileConfig(inner_loop=InnerLoopConfig(preset="paper_prose"))
+    rc = make_run_config(cfg, RunSettings(), "r")
+    summary = summarise(Tally(), config=cfg, usage={}, method="agentic", harness_dir=tmp_path,
+                        harness_version=None, duration_s=0.0, resumed=0)
+    paper = Paper(id="p", title="T", abstract="", sections=[Section(heading="H", text="x")])
+    episode = base_record(paper, cfg, "agentic", None, "exhausted", thresholds_for(cfg))
+    want = recorded_rules(cfg)
+    assert {"preset": rc.preset, "thresholds": rc.thresholds} == want
+    assert {k: summary[k] for k in want} == want
+    assert {k: episode[k] for k in want} == want
