@@ -192,7 +192,7 @@ def build_report(run_dir: Path, out_dir: Path) -> Path:
 {table(lineage, ["best path", "iteration", "candidate_id", "parent_id", "depth", "at decision",
                  "pooled tally", "se", "n_evaluations", "commit", "summary"],
        numeric=["at decision", "pooled tally", "se", "n_evaluations"])}
-<p>At decision: the child's validation pass rate the acceptance decision read. Pooled tally: mean
+<p>At decision: the child's validation pass rate the policy's decision read. Pooled tally: mean
 of all validation evaluations of the candidate so far (0/1 each; a re-sampled parent gathers more);
 se: standard error of that mean. Best path: seed to the best by tally.</p>
 <h2>All attempts</h2>
