@@ -118,14 +118,39 @@ def write_episode(con: duckdb.DuckDBPyConnection, plan: EpisodePlan, purpose: st
     return ep.episode_id
 
 
-def calls_plan(call_records: Sequence[dict[str, Any]], context: dict[str, Any]
+@dataclass
+class PreparedCall:
+    """A CallRecord dict (its error redacted) with the canonical JSON of its messages and
+    response, computed once: for the store's blobs and for the journal line."""
+
+    record: dict[str, Any]
+    texts: list[str]
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> "PreparedCall":
+        if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
+            record = {**record, "error": redact_text(record["error"])}
+        return cls(record, rec.call_texts(record))
+
+    def journal_line(self) -> bytes:
+        """The record as one JSON line (json.loads gives back exactly the record), its messages
+        and response spliced in as the texts already made; valid UTF-8 (records.canonical_json
+        escapes a lone surrogate)."""
+        big = {"messages": self.texts[0] if "messages" in self.record else None,
+               "response": "null" if self.record.get("response") is None else self.texts[-1]}
+        pieces = [f'"{k}":{v}' for k, v in big.items() if k in self.record and v is not None]
+        rest = rec.canonical_json({k: v for k, v in self.record.items() if k not in big})
+        if rest != "{}":
+            pieces.append(rest[1:-1])
+        return ("{" + ",".join(pieces) + "}\n").encode("utf-8")
+
+
+def calls_plan(calls: Sequence[PreparedCall], context: dict[str, Any]
                ) -> tuple[list[dict[str, Any]], stored_texts.BlobPlan]:
     """The llm_calls rows of a batch (each validated: records.call_row) and its blobs."""
     rows, texts = [], []
-    for record in call_records:
-        if isinstance(record.get("error"), str):
-            record = {**record, "error": redact_text(record["error"])}
-        row, row_texts = rec.call_row(record, context)
+    for call in calls:
+        row, row_texts = rec.call_row(call.record, context, call.texts)
         rows.append(row.model_dump())
         texts.extend(row_texts)
     return rows, stored_texts.BlobPlan(texts).cut()

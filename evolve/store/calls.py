@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Any
 
+from evolve.store.batch import PreparedCall
 from evolve.store.journal import CallJournal
 from evolve.store.writer import Store
-from inner_loop.redact import redact_text
 
 
 class CallBuffer:
@@ -30,20 +30,19 @@ class CallBuffer:
         self._store, self._iteration, self._candidate_id = store, iteration, candidate_id
         self._max_rows, self._max_age_s = max_rows, max_age_s
         self._journal = journal
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[PreparedCall] = []
         self._first_at = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, record: Any) -> None:
-        row = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
-        if isinstance(row.get("error"), str):
-            row["error"] = redact_text(row["error"])
+        call = PreparedCall.of(record.model_dump(mode="json") if hasattr(record, "model_dump")
+                               else dict(record))
         with self._lock:
             if self._journal is not None:
-                self._journal.append(row)
+                self._journal.write_line(call.journal_line())
             if not self._rows:
                 self._first_at = time.monotonic()
-            self._rows.append(row)
+            self._rows.append(call)
             due = len(self._rows) >= self._max_rows or time.monotonic() - self._first_at >= self._max_age_s
         if due:
             self.flush()
@@ -52,7 +51,7 @@ class CallBuffer:
         with self._lock:
             rows, self._rows = self._rows, []
             segment = self._journal.rotate() if self._journal is not None else None
-        added = self._store.record_calls(rows, self._iteration, self._candidate_id)
+        added = self._store.record_prepared_calls(rows, self._iteration, self._candidate_id)
         if segment is not None:
             segment.unlink()  # its rows are committed in DuckDB
         return added

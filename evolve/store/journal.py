@@ -55,6 +55,11 @@ class CallJournal:
             data = (line + "\n").encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate in model-written text: escaped, exactly
             data = (json.dumps(row, separators=(",", ":")) + "\n").encode("ascii")
+        self.write_line(data)
+
+    def write_line(self, data: bytes) -> None:
+        """One line made already (UTF-8 JSON ending in a newline: batch.PreparedCall), one
+        write(2)."""
         with self._lock:
             written = os.write(self._fd, data)
             while written < len(data):  # a short write (a signal, a full pipe) is continued

@@ -244,17 +244,24 @@ def episode_rows(record: dict[str, Any], candidate_id: str, purpose: str, repeat
     return episode, round_rows
 
 
-def call_row(record: dict[str, Any], context: dict[str, Any]) -> tuple[LLMCallRow, list[str]]:
-    """One llm_calls row from a CallRecord dict, and the blob texts (request, response) it names."""
+def call_texts(record: dict[str, Any]) -> list[str]:
+    """The blob texts a CallRecord dict names: its messages' canonical JSON, its response's."""
+    response = record.get("response")
+    return [canonical_json(record.get("messages", []))] + (
+        [] if response is None else [canonical_json(response)])
+
+
+def call_row(record: dict[str, Any], context: dict[str, Any],
+             texts: list[str] | None = None) -> tuple[LLMCallRow, list[str]]:
+    """One llm_calls row from a CallRecord dict, and the blob texts (request, response) it
+    names (`texts`: call_texts(record), when the caller has them already)."""
     unknown = set(record) - CALL_KEYS
     if unknown:
         raise ValueError(f"call record has fields the llm_calls table does not know: {sorted(unknown)}")
     merged = {**context, **{k: record[k] for k in context if record.get(k) is not None}}
     response = record.get("response")
     usage = _get(response, "usage") or {}
-    texts = [canonical_json(record.get("messages", []))]
-    if response is not None:
-        texts.append(canonical_json(response))
+    texts = call_texts(record) if texts is None else texts
     row = LLMCallRow(
         call_id=record["call_id"], run_id=merged.get("run_id"), iteration=merged.get("iteration"),
         candidate_id=merged.get("candidate_id"), role=record["role"], model=record["model"],

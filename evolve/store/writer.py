@@ -240,10 +240,16 @@ class Store(Reads):
     def record_calls(self, call_records: Sequence[dict[str, Any]], iteration: int | None = None,
                      candidate_id: str | None = None) -> int:
         """A batch of CallRecord dicts in one transaction; returns how many rows were new."""
-        if not call_records:
+        return self.record_prepared_calls([batch.PreparedCall.of(r) for r in call_records],
+                                          iteration, candidate_id)
+
+    def record_prepared_calls(self, calls: Sequence[batch.PreparedCall], iteration: int | None = None,
+                              candidate_id: str | None = None) -> int:
+        """record_calls for calls prepared already (a CallBuffer's: batch.PreparedCall)."""
+        if not calls:
             return 0
         context = {"run_id": self._run_id(), "iteration": iteration, "candidate_id": candidate_id}
-        rows, blobs = batch.calls_plan(call_records, context)
+        rows, blobs = batch.calls_plan(calls, context)
         with self._write() as con:
             return batch.write_calls(con, rows, blobs)
 
