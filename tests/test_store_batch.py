@@ -123,3 +123,33 @@ def test_an_unscored_episode_then_its_scored_rerun(tmp_path):
                          "episode_rounds) AS r, (SELECT count(*) FROM evaluations) AS v")[0]
     assert counts == {"e": 2, "r": 1, "v": 1}
     store.close()
+
+
+def test_one_row_is_written_exactly_as_in_a_batch():
+    """insert_many writes a lone row with VALUES, a batch by unnesting lists: every value (a
+    nested and an empty list, NULLs, an int in a DOUBLE, a timestamp, long unicode, a list of
+    BIGINTs) reads back the same either way; on_conflict keeps its meaning."""
+    from datetime import datetime, timezone
+
+    import duckdb
+    import pytest
+
+    from evolve.store.records import insert_many
+
+    con = duckdb.connect()
+    for name in ("alone", "batch"):
+        con.execute(f"CREATE TABLE {name} (k VARCHAR PRIMARY KEY, kinds VARCHAR[] NOT NULL, "
+                    "ts TIMESTAMPTZ NOT NULL, x DOUBLE, n INTEGER, s VARCHAR, parts BIGINT[])")
+    at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    rows = [{"k": "a", "kinds": [], "ts": at, "x": 1, "n": None, "s": None, "parts": None},
+            {"k": "b", "kinds": ["timeout", "rate_limit"], "ts": at, "x": 2.5, "n": 3,
+             "s": "Ünïcode ✓ '); DROP TABLE batch; --" * 500, "parts": [-2**63, 0, 2**63 - 1]},
+            {"k": "c", "kinds": [], "ts": at, "x": None, "n": None, "s": "", "parts": []}]
+    for row in rows:
+        insert_many(con, "alone", [row], on_conflict=False)
+    insert_many(con, "batch", rows, on_conflict=False)
+    insert_many(con, "alone", [{**rows[0], "s": "other"}])  # a duplicate: a no-op
+    with pytest.raises(duckdb.ConstraintException):
+        insert_many(con, "alone", [rows[1]], on_conflict=False)
+    alone, batch = (con.execute(f"SELECT * FROM {t} ORDER BY k").fetchall() for t in ("alone", "batch"))
+    assert alone == batch and len(alone) == 3

@@ -141,13 +141,19 @@ def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
     afresh): both several times slower for the same rows. Every row has the keys of the first.
 
     on_conflict=False: a plain INSERT (about half the cost of a small one), only for rows the
-    caller has just checked are new, in the same transaction (a duplicate key then raises)."""
+    caller has just checked are new, in the same transaction (a duplicate key then raises).
+    One row: a VALUES statement (~0.4 ms of CPU less than unnesting one-element lists)."""
     if not rows:
         return
     cols = list(rows[0])
     names = ", ".join(cols)
-    unnested = ", ".join(f"unnest(?) AS {c}" for c in cols)
     conflict = " ON CONFLICT DO NOTHING" if on_conflict else ""
+    if len(rows) == 1:
+        marks = ", ".join("?" for _ in cols)
+        con.execute(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}",
+                    [rows[0][c] for c in cols])
+        return
+    unnested = ", ".join(f"unnest(?) AS {c}" for c in cols)
     con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM (SELECT {unnested})"
                 f"{conflict}", [[r[c] for r in rows] for c in cols])
 
