@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from evolve.selection import view_of
-from evolve.store import Store, StoreReader
+from evolve.store import Store, StoreReader, queries
 from evolve.store.migrate import available_migrations, latest_version
 from inner_loop.errors import UserError
 from inner_loop.llm.accounting import CallRecord
@@ -225,7 +225,7 @@ def test_candidate_scores_average_all_validation_evaluations(store):
     scores = store.candidate_scores()
     assert scores["seed"] == (pytest.approx(1 / 3), 3) and scores["c1"] == (1.0, 1)
     assert store.candidate_scores(accepted_only=True) == {"seed": (pytest.approx(1 / 3), 3)}
-    assert store.scores_by_paper("seed") == {"p1": [1, 0], "p2": [0]}
+    assert queries.by_paper(store.outcomes("seed")) == {"p1": [1.0, 0.0], "p2": [0.0]}
 
 
 # -- llm calls -----------------------------------------------------------------------------------

@@ -151,9 +151,6 @@ class Reads:
     def candidate_scores(self, accepted_only: bool = False) -> dict[str, tuple[float, int]]:
         return self._read(queries.candidate_scores, accepted_only)
 
-    def scores_by_paper(self, candidate_id: str, purpose: str = "validation") -> dict[str, list[int]]:
-        return self._read(queries.scores_by_paper, candidate_id, purpose)
-
     def outcomes(self, candidate_id: str | None = None, purpose: str = "validation",
                  upto: int | None = None, iteration: int | None = None) -> list[queries.Outcome]:
         return self._read(queries.outcomes, candidate_id, purpose, upto, iteration)

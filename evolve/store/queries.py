@@ -103,13 +103,6 @@ def by_paper(rows: Iterable[Outcome]) -> dict[str, list[float]]:
     return out
 
 
-def scores_by_paper(con: duckdb.DuckDBPyConnection, candidate_id: str,
-                    purpose: str = "validation") -> dict[str, list[int]]:
-    """paper_id -> the candidate's pass (1) / fail (0) per repeat, in repeat order."""
-    return {p: [int(x) for x in xs]
-            for p, xs in by_paper(outcomes(con, candidate_id, purpose)).items()}
-
-
 class RefusalRow(Row):
     tool: str
     kind: str  # escape | protected
