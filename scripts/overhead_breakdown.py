@@ -5,7 +5,9 @@ Runs the bench's overhead scenario (seed scoring against a sim-serve subprocess,
 then 25 validation papers) with timing wrappers around the functions below, and prints each one's
 *exclusive* per-thread CPU (time.thread_time; nested wrapped calls are subtracted) as a marginal
 per call between the two sizes, the median over --reps pairs. What no wrapper covers (other
-threads, garbage collection, the main loop) is the unattributed rest.
+threads, garbage collection, the main loop) is the unattributed rest. The store's rows are split
+into the Python work before the writer's lock (`*_plan`), the one lookup query of each write and
+the rest of its DuckDB statements (inserts, BEGIN, COMMIT).
 
     .venv/bin/python scripts/overhead_breakdown.py --reps 3
 """
@@ -33,9 +35,13 @@ TARGETS = [
     ("inner_loop.llm.openai_backend", "_to_response", "openai backend: the response"),
     ("inner_loop.llm.types", "valid_text", "valid_text (UTF-8 checks of records)"),
     ("evolve.store.calls", "CallBuffer.__call__", "call record: model_dump, buffer"),
-    ("evolve.store.journal", "CallJournal.append", "call journal: one line per call"),
-    ("evolve.store.writer", "Store.record_calls", "DuckDB: llm_calls batches"),
+    ("evolve.store.batch", "PreparedCall.of", "call record: canonical JSON (journal + blobs)"),
+    ("evolve.store.journal", "CallJournal.write_line", "call journal: one line per call"),
+    ("evolve.store.writer", "Store.record_prepared_calls", "DuckDB: llm_calls batches"),
+    ("evolve.store.batch", "calls_plan", "call batch: rows, hashes, segments (Python)"),
     ("evolve.store.writer", "Store.record_episode", "DuckDB: episodes, rounds, evaluations"),
+    ("evolve.store.batch", "episode_plan", "episode record: JSON, hashes, segments (Python)"),
+    ("evolve.store.batch", "lookup", "DuckDB: the one lookup query of a write"),
     ("evolve.store.db", "SnapshotPublisher.publish", "DuckDB: read snapshot for live readers"),
     ("inner_loop.sandbox.rpc", "ParentChannel.recv", "sandbox RPC: receive"),
     ("inner_loop.sandbox.rpc", "ParentChannel.send", "sandbox RPC: send"),
