@@ -43,6 +43,7 @@ from evolve.bench_economy import economy, resume_figures
 from evolve.bench_figures import (  # noqa: F401 — marginal, calls_of: importable from here
     busy_calls, calls_of, episodes_of, figures, marginal, sdk_baseline, store_bytes,
 )
+from evolve.bench_replay import replayed
 from evolve.bench_settings import SCENARIOS, BenchSettings, bench_config  # noqa: F401 — as above
 
 
@@ -128,8 +129,8 @@ def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight
                            calls=sdk_calls, threads=inflight) if sdk_calls else None
     finally:
         server.stop()
-    w = calls_of(folder / name, "tag LIKE 'it%/validation/%' AND iteration >= 1") \
-        if iterations else c
+    window = "tag LIKE 'it%/validation/%' AND iteration >= 1"
+    w = calls_of(folder / name, window) if iterations else c
     span = max(1e-9, w["t1"] - w["t0"])
     seed = calls_of(folder / name, "tag LIKE 'it0/%'")
     seed_span = max(1e-9, seed["t1"] - seed["t0"])
@@ -142,6 +143,9 @@ def scoring(bs: BenchSettings, folder: Path, name: str, *, papers: int, inflight
             "busy_calls_per_s": busy_calls(folder / name, w["t0"], w["t1"]) / span,
             "seed_scoring_s": seed_span,
             "seed_busy_calls_per_s": busy_calls(folder / name, seed["t0"], seed["t1"]) / seed_span,
+            # the same episodes replayed under other orderings of their calls (bench_replay.py)
+            "replay": replayed(folder / name, window, cap) if iterations else None,
+            "seed_replay": replayed(folder / name, "tag LIKE 'it0/%'", cap),
             "episodes": episodes_of(folder / name),
             "store_bytes": store_bytes(folder / name),
             "sdk_cpu_ms_per_call": sdk["cpu_ms_per_call"] if sdk else None, "sdk": sdk,

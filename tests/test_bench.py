@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 
 from inner_loop.papers import select_papers
 from evolve.bench import BenchResult, BenchSettings, SimProcess, marginal, run_bench, split_file
+from evolve.bench_replay import ORDERINGS, Chain, chains_of, replay
 from evolve.bench_figures import FIGURES, figures, sdk_baseline, store_bytes
 from evolve.cli import build_parser
 from evolve.commands.bench import table
@@ -122,3 +124,26 @@ def test_figures_of_a_partial_run_are_none_where_a_scenario_was_left_out():
     text = table({"measured_at": "now", "wall_s": 1.0, "rows": [sat], "scaling": [],
                   "economy": {}, "figures": fig})
     assert "saturation  " in text and "0.900" in text and "overhead" not in text
+
+
+def test_a_pair_shares_its_paid_prefix_and_a_lone_episode_is_one_chain():
+    # parent 10 calls (8 paid), child 10 calls (4 paid): 12 distinct requests, 8 of them shared
+    chains = chains_of({("it1/p/r1", "seed"): (10, 8), ("it1/p/r1", "c0001"): (10, 4),
+                        ("it0/q/r0", "seed"): (7, 7)})
+    assert sorted((c.length, c.then) for c in chains) == [(7, ()), (8, (2, 2))]
+    assert replay(chains, 8, "fifo") == pytest.approx((7 + 12) / (8 * 10))  # 8 + 2 rounds
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_oracle_replay_is_optimal_for_lone_chains_and_no_ordering_beats_it(seed):
+    """Attack: random chains; most calls still to come first is optimal for unit-time chains
+    (Hu), so its rounds are max(ceil(work / C), the longest chain), and fifo or fewest calls
+    first never do better."""
+    rng = random.Random(seed)
+    lengths, cap = [rng.randint(1, 30) for _ in range(rng.randint(1, 40))], rng.randint(1, 9)
+    chains = [Chain(n) for n in lengths]
+    best = sum(lengths) / (cap * max(-(-sum(lengths) // cap), max(lengths)))
+    assert replay(chains, cap, "oracle") == pytest.approx(best)
+    assert max(replay(chains, cap, o) for o in ORDERINGS) == pytest.approx(best)
+    with pytest.raises(ValueError, match="unknown ordering"):
+        replay(chains, cap, "random")

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from inner_loop.llm import slots
+from inner_loop.config import load_config
+from inner_loop.llm import backends, slots
+from inner_loop.llm.client import LLMClient
 from inner_loop.llm.slots import Slots
 
 
@@ -95,3 +97,23 @@ def test_a_waiter_interrupted_before_its_turn_leaves_the_queue(monkeypatch):
     assert s._waiting == []  # gone from the queue: no release hands the slot to it
     s.release()
     assert s._free == 1
+
+
+def test_a_roles_backend_loads_when_the_client_is_built_never_in_a_calls_slot(monkeypatch):
+    """Attack: a backend whose first lookup loads it slowly (the openai SDK's import, about a
+    second) and records how many endpoint slots were taken meanwhile. It loads in
+    LLMClient(...), before any call; the call after it finds it loaded."""
+    lookup, loads, built = backends.backend_for, [], []
+
+    def loading_backend_for(name: str):
+        if not loads:  # the first lookup loads the module
+            loads.append(sum(s.cap - s._free for c in built for s in c._semaphores.values()))
+            time.sleep(0.05)
+        return lookup(name)
+
+    monkeypatch.setattr(backends, "backend_for", loading_backend_for)
+    client = LLMClient(load_config(None, []))
+    assert loads == [0]  # loaded while the client was built, every slot free
+    built.append(client)
+    assert client.complete("weak_solver", [{"role": "user", "content": "hi"}]).content
+    assert loads == [0]  # the call did not load it again

@@ -85,7 +85,13 @@ def _saturation(sat: dict, fig: dict) -> list[tuple[str, str, str, str]]:
          f"calls, {sat['inflight']} episodes in flight)"),
         ("saturation, seed scoring", _f(fig.get("seed_saturation")), "no idle tail",
          f"the run's seed scoring ({sat['papers']} episodes at once) and what started in its "
-         f"tail, {_f(sat.get('seed_scoring_s'), '{:.1f}')} s")]
+         f"tail, {_f(sat.get('seed_scoring_s'), '{:.1f}')} s")] + [
+        (f"  replayed, {label}", _f(r["oracle"]), "-",
+         f"the same {r['chains']} chains of calls on C slots: oracle (longest still to come "
+         f"first, lengths known in advance) {r['oracle']:.3f}, fifo {r['fifo']:.3f}, fewest "
+         f"calls first {r['fewest_first']:.3f}") for label, r in (
+             ("candidate scoring", sat.get("replay")), ("seed scoring", sat.get("seed_replay")))
+        if r]
 
 
 def _economy(eco: dict, fig: dict) -> list[tuple[str, str, str, str]]:
