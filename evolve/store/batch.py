@@ -23,6 +23,10 @@ from evolve.store import texts as stored_texts
 from inner_loop.redact import redact_text
 
 
+FEW = 4  # up to this many blob keys are looked up as an IN list (~0.3 ms, against ~0.8 ms for
+# the semi-join of an unnested list, which wins from ~20 keys on)
+
+
 @dataclass
 class Known:
     """What `lookup` found stored."""
@@ -39,9 +43,15 @@ def lookup(con: duckdb.DuckDBPyConnection, plan: stored_texts.BlobPlan, *,
            episode_id: str | None = None) -> Known:
     """One query for every point read a write needs (see the module docstring)."""
     parts, params = [], []
+    shas = list(plan.unique)
+    if 0 < len(shas) <= FEW:  # a few keys as an IN list: point reads of stored_blobs' key index
+        parts.append("SELECT 0, sha256, NULL::BIGINT, NULL::BIGINT FROM stored_blobs WHERE sha256 "
+                     f"IN ({', '.join('?' for _ in shas)})")
+        params.extend(shas)
+        shas = []
     for kind, sql, values in (
             (0, "SELECT {k}, sha256, NULL::BIGINT, NULL::BIGINT FROM stored_blobs WHERE sha256 IN "
-                "(SELECT unnest(?::VARCHAR[]))", list(plan.unique)),
+                "(SELECT unnest(?::VARCHAR[]))", shas),
             (1, "SELECT {k}, NULL::VARCHAR, text_id, text_check FROM texts WHERE text_id IN "
                 "(SELECT unnest(?::BIGINT[]))", list(plan.text_ids())),
             (2, "SELECT {k}, call_id, NULL::BIGINT, NULL::BIGINT FROM llm_calls WHERE call_id IN "
