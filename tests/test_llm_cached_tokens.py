@@ -15,7 +15,7 @@ from inner_loop.llm.accounting import cost_usd
 from inner_loop.llm.client import LLMClient
 from inner_loop.llm.types import BudgetExceeded, LLMRequest, Message, Usage
 from inner_loop.sim.server import SimServer
-from test_llm_openai_backend import Canned
+from canned_endpoint import Canned
 
 FIXTURES = Path(__file__).parent / "fixtures" / "usage"
 KIMI = {"price_input_per_mtok": 0.95, "price_cached_input_per_mtok": 0.16,

@@ -13,7 +13,7 @@ from inner_loop.config import Config, RoleConfig
 from inner_loop.llm.client import LLMClient, derive_seed
 from inner_loop.llm.types import BudgetExceeded, FatalLLMError
 from inner_loop.sim.server import SimServer
-from test_llm_openai_backend import SECRET, Canned, completion
+from canned_endpoint import SECRET, Canned, completion
 
 HI = [{"role": "user", "content": "Explain the ablation in Section 4."}]
 

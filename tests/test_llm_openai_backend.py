@@ -2,8 +2,6 @@
 canned OpenAI-compatible endpoint (a test fixture standing in for vLLM / Kimi / OpenRouter)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,54 +12,7 @@ from inner_loop.llm.openai_backend import request_kwargs
 from inner_loop.llm.types import FatalLLMError, LLMRequest, Message, TransientLLMError
 from inner_loop.sim.server import SimServer
 
-SECRET = "sk-test-5f3b9c0e7d1a4b2c8e6f0a9d3c7b1e5f"
-
-
-class Canned:
-    """A loopback endpoint answering every POST with reply(body, headers) -> (status, hdrs, bytes)."""
-
-    def __init__(self, reply):
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.seen.append((body, {k.lower(): v for k, v in self.headers.items()}))
-                status, headers, raw = reply(body, self.headers)
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.seen: list = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def completion(message: dict, usage=(100, 20), fingerprint=None) -> bytes:
-    return json.dumps({
-        "id": "c", "object": "chat.completion", "created": 0, "model": "m",
-        "system_fingerprint": fingerprint,
-        "choices": [{"index": 0, "message": {"role": "assistant", **message},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                  "total_tokens": sum(usage)},
-    }).encode()
+from canned_endpoint import SECRET, Canned, completion
 
 
 def _req(**over) -> LLMRequest:
@@ -202,100 +153,3 @@ def test_retry_after_from_the_sim_server_is_honoured_by_the_client():
         with pytest.raises(FatalLLMError):
             client.complete("judge", [{"role": "user", "content": "hi"}], sample_index=1)
     assert sleeps == [1.25] * 3 + [2.0] * 3
-
-
-def test_the_body_sent_is_exactly_what_chat_completions_create_sends(monkeypatch):
-    """complete() posts request_kwargs through the SDK's own client.post, skipping create()'s
-    param transform; the bytes on the wire (body, auth, content type) must be the same."""
-    from inner_loop.llm.types import ToolCall, ToolSpec
-    monkeypatch.setenv("AUTODATA_TEST_KEY", SECRET)
-    req = _req(messages=[
-        Message(role="system", content="sys"),
-        Message(role="user", content="Ünïcode ✓ " + "x" * 3000),
-        Message(role="assistant", content=None,
-                tool_calls=[ToolCall(id="t1", name="evaluate", arguments='{"solver": "weak"}')]),
-        Message(role="tool", tool_call_id="t1", content='{"ok": true}'),
-    ], tools=[ToolSpec(name="evaluate", description="d",
-                       parameters={"type": "object", "properties": {"a": {"type": "string"}}})],
-        response_format="json", json_schema={"type": "object", "properties": {"v": {}}},
-        seed=123, temperature=0.3, max_tokens=77)
-    rc = _rc("http://x", api_key_env="AUTODATA_TEST_KEY", json_mode="schema")
-    reply = lambda body, h: (200, {}, completion({"content": "ok"}))
-    with Canned(reply) as ep:
-        rc = rc.model_copy(update={"base_url": ep.base_url})
-        openai_backend.complete(req, rc)
-        sdk = openai_backend._client(rc, SECRET)
-        sdk.chat.completions.create(**request_kwargs(req, rc))
-        (ours, our_headers), (theirs, their_headers) = ep.seen
-    assert ours == theirs
-    for header in ("authorization", "content-type", "accept", "user-agent"):
-        assert our_headers.get(header) == their_headers.get(header), header
-
-
-def _sdk_models_reference(completion):
-    """The mapping complete() used while it read the SDK's ChatCompletion models (the oracle)."""
-    from inner_loop.llm.types import LLMResponse, ToolCall, Usage
-    choices = getattr(completion, "choices", None)
-    if not choices:
-        kind = "empty choices" if isinstance(choices, list) else f"not a chat completion: {type(completion).__name__}"
-        raise TransientLLMError(f"bad response: {kind}", kind="bad_response")
-    choice = choices[0]
-    msg = choice.message
-    extra = msg.model_extra or {}
-    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-    usage = completion.usage
-    return LLMResponse(
-        content=msg.content,
-        reasoning_content=reasoning if isinstance(reasoning, str) else None,
-        tool_calls=[ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
-                    for c in (msg.tool_calls or []) if getattr(c, "function", None) is not None],
-        finish_reason=choice.finish_reason or "stop",
-        usage=Usage(input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-                    output_tokens=(usage.completion_tokens or 0) if usage else 0),
-        model=completion.model or "",
-        simulated=completion.system_fingerprint == openai_backend.SIM_FINGERPRINT,
-    )
-
-
-def _chat(choices, **top):
-    return json.dumps({"id": "c", "object": "chat.completion", "created": 0, "choices": choices,
-                       **top}).encode()
-
-
-_CALL = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": ""}}
-_CUSTOM = {"id": "t2", "type": "custom", "custom": {"name": "g", "input": "x"}}
-
-
-@pytest.mark.parametrize("headers,raw", [
-    ({}, completion({"content": "x", "reasoning": "r"}, fingerprint="autodata-sim")),
-    ({}, completion({"content": None, "reasoning_content": "rc", "tool_calls": [_CALL, _CUSTOM]})),
-    ({}, _chat([{"index": 0, "message": {"role": "assistant", "content": "y"},
-                 "finish_reason": None}], model=None, usage=None)),
-    ({}, _chat([{"index": 0, "message": {"role": "assistant", "content": "z"},
-                 "finish_reason": "length"}], model="m2",
-               usage={"prompt_tokens": None, "completion_tokens": 7})),
-    ({}, _chat([])),
-    ({}, json.dumps({"object": "chat.completion"}).encode()),
-    ({}, b"[1, 2]"),
-    ({}, b"null"),
-    ({"Content-Type": "text/plain"}, completion({"content": "json under a text type"})),
-    ({"Content-Type": "text/html"}, b"<html>gateway error</html>"),
-])
-def test_the_json_body_maps_exactly_as_the_sdk_models_did(headers, raw):
-    """complete() reads the parsed JSON (cast_to=object) instead of SDK models: the same
-    LLMResponse, or the same transient error, for every shape of body."""
-    from openai.types.chat import ChatCompletion
-
-    def outcome(fn):
-        try:
-            return fn()
-        except TransientLLMError as exc:
-            return ("error", exc.kind, str(exc))
-
-    with Canned(lambda b, h: (200, headers, raw)) as ep:
-        rc = _rc(ep.base_url)
-        ours = outcome(lambda: openai_backend.complete(_req(), rc))
-        sdk = openai_backend._client(rc, openai_backend.NO_KEY)
-        reference = outcome(lambda: _sdk_models_reference(sdk.post(
-            "/chat/completions", body=request_kwargs(_req(), rc), cast_to=ChatCompletion)))
-    assert ours == reference

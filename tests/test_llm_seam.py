@@ -15,7 +15,7 @@ from inner_loop.llm.client import LLMClient
 from inner_loop.llm.episode_client import EpisodeClient
 from inner_loop.llm.shared import SharedCalls
 from inner_loop.llm.types import FatalLLMError
-from test_llm_openai_backend import Canned, completion
+from canned_endpoint import Canned, completion
 
 ROOT = Path(__file__).resolve().parents[1]
 HI = [{"role": "user", "content": "Why does attention scale quadratically?"}]
