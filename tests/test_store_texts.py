@@ -119,12 +119,14 @@ def test_journal_lines_with_lone_surrogates_replay_exactly(store, tmp_path):
     assert json.loads(store.get_blob(request))[1]["content"] == "q \ud800" * 600
 
 
-def test_a_text_id_taken_by_another_text_never_mixes_them_up(store):
+def test_a_text_id_taken_by_another_text_never_mixes_them_up(store, tmp_path):
     text = json.dumps(prompt(3))
     first = texts.segments(text)[1]
     tid, check = texts.text_key(first)
     with store._write() as con:  # another segment already holds this text_id (a collision)
         con.execute("INSERT INTO texts VALUES (?, ?, ?, ?)", [tid, check + 1, "impostor", 8])
+    store.close()  # the writer knows the stored keys from memory, loaded at open (keys.py)
+    store = Store.open(tmp_path)
     sha = store.put_blob(text)
     assert store.get_blob(sha) == text
     row = store.query("SELECT text IS NOT NULL AS whole, parts FROM stored_blobs WHERE sha256 = ?", [sha])[0]

@@ -3,12 +3,13 @@ statements DuckDB can do them in (every statement costs ~0.3 ms of CPU however f
 a transaction's commit about as much again).
 
 Everything the writer must know before it writes — which blobs and segments are stored, which
-call rows exist, whether the evaluation or the episode is recorded — is read by ONE query
-(`lookup`, a UNION ALL of the point reads); what is new is then written by one plain INSERT
-per table (no ON CONFLICT: the single writer checked in this transaction, and a duplicate key
-would raise). The rows, facts and texts written are exactly those of the one-query-per-fact
-path (records.insert_fact/insert_row, texts.put_blobs). The Python work (JSON, hashes,
-segments) is done before the writer takes its lock (`*_plan`)."""
+call rows exist, whether the evaluation or the episode is recorded — is answered from memory,
+by the writer's KnownKeys (evolve/store/keys.py), with no query: a write costs the same on the
+first episode as on the 20,000th. What is new is then written by one plain INSERT per table
+(no ON CONFLICT: the single writer checked, and a duplicate key would raise). The rows, facts
+and texts written are exactly those of the one-query-per-fact path (records.insert_fact/
+insert_row). The Python work (JSON, hashes, segments) is done before the writer takes its
+lock (`*_plan`)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,8 @@ import duckdb
 
 from evolve.store import records as rec
 from evolve.store import texts as stored_texts
+from evolve.store.keys import KnownKeys
 from inner_loop.redact import redact_text
-
-
-FEW = 4  # up to this many blob keys are looked up as an IN list (~0.3 ms, against ~0.8 ms for
-# the semi-join of an unnested list, which wins from ~20 keys on)
 
 
 @dataclass
@@ -38,49 +36,40 @@ class Known:
     episode: bool = False  # the episode row exists
 
 
-def lookup(con: duckdb.DuckDBPyConnection, plan: stored_texts.BlobPlan, *,
+def lookup(con: duckdb.DuckDBPyConnection, keys: KnownKeys, plan: stored_texts.BlobPlan, *,
            call_ids: Sequence[str] = (), evaluation: Sequence[Any] | None = None,
            episode_id: str | None = None) -> Known:
-    """One query for every point read a write needs (see the module docstring)."""
-    parts, params = [], []
-    shas = list(plan.unique)
-    if 0 < len(shas) <= FEW:  # a few keys as an IN list: point reads of stored_blobs' key index
-        parts.append("SELECT 0, sha256, NULL::BIGINT, NULL::BIGINT FROM stored_blobs WHERE sha256 "
-                     f"IN ({', '.join('?' for _ in shas)})")
-        params.extend(shas)
-        shas = []
-    for kind, sql, values in (
-            (0, "SELECT {k}, sha256, NULL::BIGINT, NULL::BIGINT FROM stored_blobs WHERE sha256 IN "
-                "(SELECT unnest(?::VARCHAR[]))", shas),
-            (1, "SELECT {k}, NULL::VARCHAR, text_id, text_check FROM texts WHERE text_id IN "
-                "(SELECT unnest(?::BIGINT[]))", list(plan.text_ids())),
-            (2, "SELECT {k}, call_id, NULL::BIGINT, NULL::BIGINT FROM llm_calls WHERE call_id IN "
-                "(SELECT unnest(?::VARCHAR[]))", list(call_ids))):
-        if values:
-            parts.append(sql.format(k=kind))
-            params.append(values)
+    """Every point read a write needs, answered from the writer's KnownKeys; the database is
+    read only for call_ids whose hash is known (a resume replaying its journal)."""
+    known = Known(blobs=keys.stored_blobs(list(plan.unique)), texts=keys.stored_texts(plan.text_ids()))
+    maybe = keys.maybe_calls(call_ids)
+    if maybe:
+        known.calls = {r[0] for r in con.execute(
+            "SELECT call_id FROM llm_calls WHERE call_id IN (SELECT unnest(?::VARCHAR[]))",
+            [maybe]).fetchall()}
     if evaluation is not None:
-        parts.append("SELECT 3, episode_id, NULL::BIGINT, NULL::BIGINT FROM evaluations WHERE candidate_id = ? "
-                     "AND paper_id = ? AND purpose = ? AND repeat = ?")
-        params.extend(evaluation)
+        known.evaluated = keys.evaluations.get(tuple(evaluation))
     if episode_id is not None:
-        parts.append("SELECT 4, episode_id, NULL::BIGINT, NULL::BIGINT FROM episodes WHERE episode_id = ?")
-        params.append(episode_id)
-    known = Known()
-    if not parts:
-        return known
-    for kind, key, tid, check in con.execute(" UNION ALL ".join(parts), params).fetchall():
-        if kind == 0:
-            known.blobs.add(key)
-        elif kind == 1:
-            known.texts[tid] = check
-        elif kind == 2:
-            known.calls.add(key)
-        elif kind == 3:
-            known.evaluated = key
-        else:
-            known.episode = True
+        known.episode = episode_id in keys.episodes
     return known
+
+
+def write_blobs(con: duckdb.DuckDBPyConnection, keys: KnownKeys, plan: stored_texts.BlobPlan,
+                known: Known) -> None:
+    """texts.write_blobs, its new segments and blobs staged in `keys`."""
+    new_texts, new_blobs = stored_texts.write_blobs(con, plan, known.blobs, known.texts, rec.insert_many)
+    keys.stage("texts", new_texts)
+    keys.stage("blobs", new_blobs)
+
+
+def put_blobs(con: duckdb.DuckDBPyConnection, keys: KnownKeys, texts: Sequence[str]) -> list[str]:
+    """Store each text under its sha256 (an existing hash is a no-op), long ones as segments
+    kept once per run; return the hashes. Inside the writer's transaction."""
+    plan = stored_texts.BlobPlan(texts)
+    blobs = keys.stored_blobs(list(plan.unique))
+    plan.cut(blobs)
+    write_blobs(con, keys, plan, Known(blobs=blobs, texts=keys.stored_texts(plan.text_ids())))
+    return plan.shas
 
 
 @dataclass
@@ -107,24 +96,26 @@ def episode_plan(record: dict[str, Any], candidate_id: str, purpose: str, repeat
     return EpisodePlan(episode, rounds, blob, evaluation)
 
 
-def write_episode(con: duckdb.DuckDBPyConnection, plan: EpisodePlan, purpose: str,
+def write_episode(con: duckdb.DuckDBPyConnection, keys: KnownKeys, plan: EpisodePlan, purpose: str,
                   repeat: int) -> str:
     """The episode, its rounds, its record and its evaluation (inside the writer's
     transaction); nothing when (candidate, paper, purpose, repeat) is already evaluated:
     the episode_id on record is returned."""
     ep = plan.episode
-    known = lookup(con, plan.blob, evaluation=[ep.candidate_id, ep.paper_id, purpose, repeat],
-                   episode_id=ep.episode_id)
+    evaluation = (ep.candidate_id, ep.paper_id, purpose, repeat)
+    known = lookup(con, keys, plan.blob, evaluation=evaluation, episode_id=ep.episode_id)
     if known.evaluated is not None:
         return known.evaluated
-    stored_texts.write_blobs(con, plan.blob, known.blobs, known.texts, rec.insert_many)
+    write_blobs(con, keys, plan.blob, known)
     if not known.episode:
         rec.insert_many(con, "episodes", [ep.model_dump()], on_conflict=False)
+        keys.stage("episode", ep.episode_id)
     # An episode row and its rounds are written together: a new episode has no rounds.
     rec.insert_many(con, "episode_rounds", [r.model_dump() for r in plan.rounds],
                     on_conflict=known.episode)
     if plan.evaluation is not None:  # checked absent above, in this transaction
         rec.insert_many(con, "evaluations", [plan.evaluation], on_conflict=False)
+        keys.stage("evaluation", (evaluation, ep.episode_id))
     return ep.episode_id
 
 
@@ -166,15 +157,16 @@ def calls_plan(calls: Sequence[PreparedCall], context: dict[str, Any]
     return rows, stored_texts.BlobPlan(texts).cut()
 
 
-def write_calls(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]],
+def write_calls(con: duckdb.DuckDBPyConnection, keys: KnownKeys, rows: list[dict[str, Any]],
                 blobs: stored_texts.BlobPlan) -> int:
     """The batch's blobs and its call rows not yet stored (the first of a call_id repeated in
     the batch), inside the writer's transaction; returns how many rows were new."""
-    known = lookup(con, blobs, call_ids=[r["call_id"] for r in rows])
-    stored_texts.write_blobs(con, blobs, known.blobs, known.texts, rec.insert_many)
+    known = lookup(con, keys, blobs, call_ids=[r["call_id"] for r in rows])
+    write_blobs(con, keys, blobs, known)
     fresh: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["call_id"] not in known.calls:
             fresh.setdefault(row["call_id"], row)
     rec.insert_many(con, "llm_calls", list(fresh.values()), on_conflict=False)
+    keys.stage("calls", list(fresh))
     return len(fresh)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -156,12 +155,6 @@ def insert_many(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
     unnested = ", ".join(f"unnest(?) AS {c}" for c in cols)
     con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM (SELECT {unnested})"
                 f"{conflict}", [[r[c] for r in rows] for c in cols])
-
-
-def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str]) -> list[str]:
-    """Store each text under its sha256 (an existing hash is a no-op), long texts as segments
-    kept once per run (evolve/store/texts.py); return the hashes."""
-    return stored_texts.put_blobs(con, texts, insert_many)
 
 
 def last_event(con: duckdb.DuckDBPyConnection, candidate_id: str) -> tuple[int, str] | None:

@@ -17,8 +17,8 @@ Reading: `read_blobs` (Python; the sha256 of every reassembled text is checked) 
 `blobs`, which reassembles every blob in SQL, so queries written for the old table still read
 the same text. A text_id shared by two different segments (a 64-bit collision, by chance or
 made on purpose) never mixes them up: the blob whose segment collides is stored whole. Unique
-keys are the writer's job (one writer, checked in its transaction): an index on `texts` would
-weigh more on disk than the texts it deduplicates.
+keys are the writer's job (one writer; it knows every stored key from memory, keys.py): an
+index on `texts` would weigh more on disk than the texts it deduplicates.
 
 Texts that are not valid UTF-8 (a lone surrogate, which DuckDB cannot hold) are stored with
 each lone surrogate replaced by U+FFFD (`storable`); JSON texts keep it exactly, escaped
@@ -110,10 +110,12 @@ class BlobPlan:
 
 
 def write_blobs(con: duckdb.DuckDBPyConnection, plan: BlobPlan, known: set[str],
-                stored: dict[int, int], insert_many: Callable[..., None]) -> None:
+                stored: dict[int, int], insert_many: Callable[..., None]
+                ) -> tuple[dict[int, int], list[str]]:
     """Write the blobs of `plan` whose hashes are not in `known` (hashes already stored), long
     ones as segments kept once per run; `stored`: text_id -> text_check of the `texts` rows
-    among `plan.text_ids()`, read in this transaction. Inside the writer's transaction."""
+    among `plan.text_ids()` (the writer's KnownKeys). Inside the writer's transaction; returns
+    what it wrote: the new segments (text_id -> text_check) and the new blobs' hashes."""
     new = {sha: text for sha, text in plan.unique.items() if sha not in known}
     plans: dict[str, list[int] | None] = {}
     pending: dict[int, tuple[int, str]] = {}  # text_id -> (text_check, segment)
@@ -138,27 +140,13 @@ def write_blobs(con: duckdb.DuckDBPyConnection, plan: BlobPlan, known: set[str],
             plans[sha] = None  # a segment collides with a stored one: this blob is stored whole
         elif ids is not None:
             used.update(ids)
+    fresh = [tid for tid in sorted(used) if tid not in stored]
     insert_many(con, "texts", [{"text_id": tid, "text_check": pending[tid][0], "text": pending[tid][1],
-                                "n_chars": len(pending[tid][1])}
-                               for tid in sorted(used) if tid not in stored], on_conflict=False)
+                                "n_chars": len(pending[tid][1])} for tid in fresh], on_conflict=False)
     insert_many(con, "stored_blobs", [{"sha256": sha, "text": new[sha] if ids is None else None,
                                        "n_chars": len(new[sha]), "parts": ids}
                                       for sha, ids in plans.items()], on_conflict=False)
-
-
-def put_blobs(con: duckdb.DuckDBPyConnection, texts: Iterable[str],
-              insert_many: Callable[..., None]) -> list[str]:
-    """Store each text under its sha256 (an existing hash is a no-op), long ones as segments
-    kept once per run; return the hashes. Call inside the writer's transaction, with the
-    store's batch insert (records.insert_many). (The writer's hot paths plan first and read
-    what is stored in one query with their other reads: records.lookup.)"""
-    plan = BlobPlan(texts)
-    known = {r[0] for r in _known(con, "SELECT sha256 FROM stored_blobs WHERE sha256 IN {}",
-                                  plan.unique, "VARCHAR")}
-    stored = dict(_known(con, "SELECT text_id, text_check FROM texts WHERE text_id IN {}",
-                         plan.cut(known).text_ids(), "BIGINT"))
-    write_blobs(con, plan, known, stored, insert_many)
-    return plan.shas
+    return {tid: pending[tid][0] for tid in fresh}, list(plans)
 
 
 def read_blobs(con: duckdb.DuckDBPyConnection, shas: Sequence[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from evolve.store import batch
 from evolve.store import records as rec
 from evolve.store.checks import refuse_unsafe
 from evolve.store.db import DB_NAME, Reads, SnapshotPublisher, connect_with_retry
+from evolve.store.keys import KnownKeys
 from evolve.store.migrate import migrate
 from inner_loop.errors import UserError
 
@@ -37,6 +38,7 @@ class Store(Reads):
         self._publisher = SnapshotPublisher(con, path, self._lock, snapshot_interval_s)
         self._closed = False
         self._run: str | None = None  # runs.run_id, once recorded
+        self._keys = KnownKeys(con)  # what is stored, for the writes' lookups (keys.py)
 
     @classmethod
     def open(cls, run_dir: str | Path, create: bool = False, lock_timeout_s: float = 60.0,
@@ -101,9 +103,15 @@ class Store(Reads):
             try:
                 yield self._con
             except BaseException:
+                self._keys.discard()  # what this transaction staged is not written
                 self._con.execute("ROLLBACK")
                 raise
-            self._con.execute("COMMIT")
+            try:
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._keys.discard()  # a failed COMMIT rolls the transaction back
+                raise
+            self._keys.commit()
             self._publisher.wrote()
 
     # -- the run ------------------------------------------------------------------------------
@@ -133,7 +141,7 @@ class Store(Reads):
 
     def put_blob(self, text: str) -> str:
         with self._write() as con:
-            return rec.put_blobs(con, [text])[0]
+            return batch.put_blobs(con, self._keys, [text])[0]
 
     # -- attempts -----------------------------------------------------------------------------
 
@@ -162,8 +170,8 @@ class Store(Reads):
         """The analyzer's diagnosis, the implementer's git diff and the paths it was refused
         (`refusals` rows: tool, kind, path, reason); moves the attempt to `proposed`."""
         with self._write() as con:
-            diff_blob = rec.put_blobs(con, [diff])[0] if diff else None
-            diag_blob = rec.put_blobs(con, [diagnosis])[0] if diagnosis else None
+            diff_blob = batch.put_blobs(con, self._keys, [diff])[0] if diff else None
+            diag_blob = batch.put_blobs(con, self._keys, [diagnosis])[0] if diagnosis else None
             row = {"candidate_id": candidate_id, "diagnosis_blob": diag_blob, "diff_blob": diff_blob,
                    "summary": summary, "changed_paths_json": json.dumps(list(changed_paths)),
                    "created_at": rec.now()}
@@ -235,7 +243,7 @@ class Store(Reads):
         (budget, runtime_error, infrastructure) is recorded without an evaluation: it is not the candidate's score."""
         plan = batch.episode_plan(record, candidate_id, purpose, repeat, iteration)
         with self._write() as con:
-            return batch.write_episode(con, plan, purpose, repeat)
+            return batch.write_episode(con, self._keys, plan, purpose, repeat)
 
     def record_calls(self, call_records: Sequence[dict[str, Any]], iteration: int | None = None,
                      candidate_id: str | None = None) -> int:
@@ -251,7 +259,7 @@ class Store(Reads):
         context = {"run_id": self._run_id(), "iteration": iteration, "candidate_id": candidate_id}
         rows, blobs = batch.calls_plan(calls, context)
         with self._write() as con:
-            return batch.write_calls(con, rows, blobs)
+            return batch.write_calls(con, self._keys, rows, blobs)
 
     def _run_id(self) -> str | None:
         """The run's id (write-once: kept once read)."""
