@@ -82,6 +82,21 @@ def test_api_key_comes_from_the_named_env_var_at_call_time(monkeypatch):
     assert auth == [f"Bearer {SECRET}", "Bearer not-needed"]
 
 
+def test_the_sdk_client_is_built_with_the_llm_client_and_reads_the_key_at_each_call(monkeypatch):
+    monkeypatch.delenv("AUTODATA_TEST_KEY", raising=False)  # not set yet: building reads no key
+    reply = lambda body, h: (200, {}, completion({"content": "ok"}))
+    with Canned(reply) as ep:
+        config = Config.model_validate({})
+        config.roles["judge"] = _rc(ep.base_url, api_key_env="AUTODATA_TEST_KEY", timeout_s=0.75)
+        client = LLMClient(config)
+        assert (ep.base_url, 0.75) in openai_backend._clients and not ep.seen  # built, no call
+        assert SECRET not in repr(vars(openai_backend._clients[(ep.base_url, 0.75)]))
+        for key in (SECRET, SECRET + "-rotated"):  # a key changed between calls is sent at once
+            monkeypatch.setenv("AUTODATA_TEST_KEY", key)
+            client.complete("judge", [{"role": "user", "content": "hi"}])
+        assert [h["authorization"] for _, h in ep.seen] == [f"Bearer {SECRET}", f"Bearer {SECRET}-rotated"]
+
+
 def test_missing_key_variable_is_fatal_and_names_it(monkeypatch):
     monkeypatch.delenv("AUTODATA_NO_SUCH_KEY", raising=False)
     with pytest.raises(FatalLLMError, match="AUTODATA_NO_SUCH_KEY"):

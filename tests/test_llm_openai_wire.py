@@ -4,6 +4,7 @@ models; the bytes on the wire and the mapped response must be exactly the SDK's.
 
 import json
 
+import openai
 import pytest
 
 from inner_loop.llm import openai_backend
@@ -32,7 +33,7 @@ def test_the_body_sent_is_exactly_what_chat_completions_create_sends(monkeypatch
     with Canned(reply) as ep:
         rc = rc.model_copy(update={"base_url": ep.base_url})
         openai_backend.complete(req, rc)
-        sdk = openai_backend._client(rc, SECRET)
+        sdk = openai.OpenAI(base_url=rc.base_url, api_key=SECRET, timeout=rc.timeout_s, max_retries=0)
         sdk.chat.completions.create(**request_kwargs(req, rc))
         (ours, our_headers), (theirs, their_headers) = ep.seen
     assert ours == theirs
@@ -102,7 +103,7 @@ def test_the_json_body_maps_exactly_as_the_sdk_models_did(headers, raw):
     with Canned(lambda b, h: (200, headers, raw)) as ep:
         rc = _rc(ep.base_url)
         ours = outcome(lambda: openai_backend.complete(_req(), rc))
-        sdk = openai_backend._client(rc, openai_backend.NO_KEY)
+        sdk = openai_backend._client(rc)
         reference = outcome(lambda: _sdk_models_reference(sdk.post(
             "/chat/completions", body=request_kwargs(_req(), rc), cast_to=ChatCompletion)))
     assert ours == reference

@@ -12,7 +12,8 @@ never knows which backends exist. A backend is found by its name among
               module that imports the openai SDK, about 2 s: a run on the sim never loads it)
 
 So llm/ imports neither the sim nor the SDK. A role whose backend is found nowhere fails its
-call with a `FatalLLMError` naming it.
+call with a `FatalLLMError` naming it. A backend may carry a `prepare(role_config)` attribute:
+`prepare` calls it when LLMClient is built (the openai backend builds its SDK client then).
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def backend_for(name: str) -> Backend | None:
         with _lock:
             return _BACKENDS.setdefault(name, loaded)
     return None
+
+
+def prepare(role_config: RoleConfig) -> None:
+    """Load the role's backend and let it prepare for the role (its `prepare` attribute, if any)."""
+    backend = backend_for(role_config.backend)
+    ready = getattr(backend, "prepare", None)
+    if ready is not None:
+        ready(role_config)
 
 
 def dispatch(request: LLMRequest, role_config: RoleConfig) -> LLMResponse:
