@@ -6,7 +6,7 @@ then 25 validation papers) with timing wrappers around the functions below, and 
 *exclusive* per-thread CPU (time.thread_time; nested wrapped calls are subtracted) as a marginal
 per call between the two sizes, the median over --reps pairs. What no wrapper covers (other
 threads, garbage collection, the main loop) is the unattributed rest. The store's rows are split
-into the Python work before the writer's lock (`*_plan`), the one lookup query of each write and
+into the Python work before the writer's lock (`*_plan`), what each write finds stored (keys.py) and
 the rest of its DuckDB statements (inserts, BEGIN, COMMIT).
 
     .venv/bin/python scripts/overhead_breakdown.py --reps 3
@@ -41,7 +41,7 @@ TARGETS = [
     ("evolve.store.batch", "calls_plan", "call batch: rows, hashes, segments (Python)"),
     ("evolve.store.writer", "Store.record_episode", "DuckDB: episodes, rounds, evaluations"),
     ("evolve.store.batch", "episode_plan", "episode record: JSON, hashes, segments (Python)"),
-    ("evolve.store.batch", "lookup", "DuckDB: the one lookup query of a write"),
+    ("evolve.store.batch", "lookup", "store: what a write finds stored (in memory)"),
     ("evolve.store.db", "SnapshotPublisher.publish", "DuckDB: read snapshot for live readers"),
     ("inner_loop.sandbox.rpc", "ParentChannel.recv", "sandbox RPC: receive"),
     ("inner_loop.sandbox.rpc", "ParentChannel.send", "sandbox RPC: send"),
