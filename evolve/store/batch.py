@@ -72,6 +72,13 @@ def put_blobs(con: duckdb.DuckDBPyConnection, keys: KnownKeys, texts: Sequence[s
     return plan.shas
 
 
+def redacted(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its error text redacted: an error may quote a URL with its secrets."""
+    if isinstance(record.get("error"), str):
+        return {**record, "error": redact_text(record["error"])}
+    return record
+
+
 @dataclass
 class EpisodePlan:
     """An episode's rows and its record blob, prepared outside the writer's lock."""
@@ -84,8 +91,7 @@ class EpisodePlan:
 
 def episode_plan(record: dict[str, Any], candidate_id: str, purpose: str, repeat: int,
                  iteration: int) -> EpisodePlan:
-    if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
-        record = {**record, "error": redact_text(record["error"])}
+    record = redacted(record)
     blob = stored_texts.BlobPlan([rec.canonical_json(record)]).cut()
     episode, rounds = rec.episode_rows(record, candidate_id, purpose, repeat, iteration,
                                        blob.shas[0])
@@ -129,8 +135,7 @@ class PreparedCall:
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> "PreparedCall":
-        if isinstance(record.get("error"), str):  # an error may quote a URL with its secrets
-            record = {**record, "error": redact_text(record["error"])}
+        record = redacted(record)
         return cls(record, rec.call_texts(record))
 
     def journal_line(self) -> bytes:

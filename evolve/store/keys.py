@@ -107,7 +107,7 @@ class KnownKeys:
         found = self.texts.get(ids)
         for kind, item in self._staged:
             if kind == "texts":
-                found.update({t: c for t, c in item.items() if t in ids})
+                found.update({t: item[t] for t in ids if t in item})
         return found
 
     def stored_blobs(self, shas: Sequence[str]) -> set[str]:
@@ -117,9 +117,10 @@ class KnownKeys:
 
     def maybe_calls(self, call_ids: Sequence[str]) -> list[str]:
         """The call_ids that may be stored (their hash is known): to be read from the database."""
-        known = self.calls.get([call_hash(c) for c in call_ids])
+        hashes = [call_hash(c) for c in call_ids]
+        known = self.calls.get(hashes)
         staged = {c for kind, item in self._staged if kind == "calls" for c in item}
-        return [c for c in call_ids if call_hash(c) in known or c in staged]
+        return [c for c, h in zip(call_ids, hashes) if h in known or c in staged]
 
     # -- writes: staged in the transaction, kept when it commits -------------------------------
 
